@@ -1,0 +1,5 @@
+"""Lightning callbacks of the nst project."""
+
+from callbacks.image_saver import ImageSaver
+
+__all__ = ["ImageSaver"]

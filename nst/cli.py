@@ -1,0 +1,122 @@
+"""The command line: Lightning's ``LightningCLI`` with the project's defaults.
+
+Every run writes to ``<output_dir>/<run_name>/version_N/`` (``final.png``, ``step_XXXXX.png``,
+TensorBoard events, ``config.yaml``, ``checkpoints/last.ckpt``); ``N`` grows, so an earlier
+run is never overwritten. ``run_name`` defaults to the config file's name, or to
+``<content>_<style>`` without a config.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from callbacks import ImageSaver
+from nst.data import StylePairDataModule
+from nst.errors import ConfigError
+from nst.model import NeuralStyleTransfer
+
+TRAINER_DEFAULTS = {
+    "max_steps": 500,
+    "max_epochs": -1,
+    "log_every_n_steps": 10,
+    "num_sanity_val_steps": 0,
+    "enable_model_summary": False,
+}
+
+
+class NSTCLI(LightningCLI):
+    def __init__(self, args: list[str] | None = None):
+        super().__init__(
+            NeuralStyleTransfer,
+            StylePairDataModule,
+            args=args,
+            run=False,
+            trainer_defaults=TRAINER_DEFAULTS,
+            auto_configure_optimizers=False,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"description": "Neural style transfer (Gatys et al.) with Lightning."},
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ImageSaver, "image_saver")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.filename": "last",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 0,
+                "checkpoint.every_n_train_steps": 100,
+            }
+        )
+        for key in ("content", "style", "size", "style_size"):
+            parser.link_arguments(f"model.{key}", f"data.{key}")
+        parser.link_arguments("model.seed", "seed_everything")
+        parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
+        parser.add_argument(
+            "--run_name", type=str | None, default=None,
+            help="Folder name under output_dir (default: the config's name, or content_style).",
+        )
+        parser.add_argument(
+            "--ckpt_path", type=str | None, default=None,
+            help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
+        )
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config
+        name = config.run_name or default_run_name(config)
+        ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
+        config.ckpt_path = ckpt_path
+        if config.trainer.logger in (None, True):
+            config.trainer.logger = Namespace(
+                class_path="lightning.pytorch.loggers.TensorBoardLogger",
+                init_args=Namespace(
+                    save_dir=config.output_dir, name=name, version=version, default_hp_metric=False
+                ),
+            )
+
+    def fit(self) -> None:
+        self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+
+
+def default_run_name(config: Namespace) -> str:
+    configs = config.get("config") or []
+    if configs:
+        return Path(str(configs[-1])).stem
+    stems = [Path(str(p)).stem for p in (config.model.content, config.model.style)]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(stems))
+
+
+def resolve_ckpt_path(ckpt_path: str | None, run_root: Path) -> tuple[str | None, int | None]:
+    """``last`` -> the newest ``version_N/checkpoints/last.ckpt`` under ``run_root``; a resumed
+    run keeps writing into that version's folder."""
+    if ckpt_path is None:
+        return None, None
+    if ckpt_path == "last":
+        found = sorted(
+            run_root.glob("version_*/checkpoints/last.ckpt"),
+            key=lambda p: int(p.parts[-3].removeprefix("version_")),
+        )
+        if not found:
+            raise ConfigError(
+                f"--ckpt_path last: no {run_root}/version_*/checkpoints/last.ckpt to resume. "
+                "Fix: start a run first, or give a checkpoint file"
+            )
+        path = found[-1]
+    else:
+        path = Path(ckpt_path)
+        if not path.is_file():
+            raise ConfigError(f"checkpoint {path} does not exist. Fix: check --ckpt_path")
+    version_dir = path.parent.parent
+    version = version_dir.name.removeprefix("version_")
+    return str(path), int(version) if version.isdigit() else None
+
+
+def run(args: list[str] | None = None) -> NSTCLI:
+    cli = NSTCLI(args)
+    cli.fit()
+    return cli

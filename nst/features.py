@@ -1,0 +1,83 @@
+"""A frozen VGG19 that returns the activations of named layers for an RGB image in [0, 1]."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from torchvision.models import vgg19
+
+from nst.errors import ConfigError, WeightsError
+from nst.layers import VGG19_LAYERS, layer_index, truncation_index
+from nst.weights import Preprocessing, VGGWeights
+
+POOLING = ("max", "avg")
+
+
+class VGGFeatures(nn.Module):
+    """torchvision's VGG19 ``features``, truncated after the deepest requested layer.
+
+    The input is normalised as the weights expect (``preprocessing``), ReLUs are made
+    out-of-place so that a tapped conv output is not overwritten, and every parameter is frozen.
+    ``pooling='avg'`` swaps max for average pooling (Gatys et al.) with the weights unchanged.
+    """
+
+    def __init__(self, weights: VGGWeights, layers: Iterable[str], pooling: str = "max"):
+        super().__init__()
+        self.layers = sorted(set(layers), key=layer_index)
+        if not self.layers:
+            raise ConfigError("no VGG19 layers requested; name at least one, e.g. relu4_2")
+        if pooling not in POOLING:
+            raise ConfigError(f"unknown pooling '{pooling}'; valid: {', '.join(POOLING)}")
+        net = vgg19(weights=None).features
+        if weights.state_dict is not None:
+            try:
+                net.load_state_dict(weights.state_dict, strict=True)
+            except RuntimeError as e:
+                first = str(e).strip().splitlines()
+                raise WeightsError(
+                    f"weights from {weights.source} do not fit VGG19 features "
+                    f"({' '.join(first[:2])[:300]}). Fix: use a VGG19 `features` state dict"
+                ) from None
+        depth = truncation_index(self.layers)
+        modules = []
+        for module in list(net.children())[:depth]:
+            if isinstance(module, nn.ReLU):
+                module = nn.ReLU(inplace=False)
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+                module = nn.AvgPool2d(kernel_size=2, stride=2)
+            modules.append(module)
+        self.net = nn.Sequential(*modules)
+        self.net.eval().requires_grad_(False)
+        self.preprocessing = weights.preprocessing
+        p: Preprocessing = weights.preprocessing
+        self.register_buffer("mean", torch.tensor(p.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(p.std).view(1, 3, 1, 1), persistent=False)
+        self.scale = p.scale
+        self._taps = {layer_index(n): n for n in self.layers}
+
+    def train(self, mode: bool = True):
+        """Stay in eval mode whatever Lightning asks (the network is fixed)."""
+        return super().train(False)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return (image * self.scale - self.mean) / self.std
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.normalize(image)
+        out = {}
+        for i, module in enumerate(self.net):
+            x = module(x)
+            if i in self._taps:
+                out[self._taps[i]] = x
+        return out
+
+    @property
+    def depth(self) -> int:
+        """Number of ``features`` modules kept (the truncation point)."""
+        return len(self.net)
+
+    @property
+    def deepest_layer(self) -> str:
+        return VGG19_LAYERS[self.depth - 1]

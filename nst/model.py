@@ -1,0 +1,195 @@
+"""The style-transfer LightningModule: the generated image is its only trainable parameter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+
+from nst.data import StylePair, load_pair
+from nst.errors import ConfigError
+from nst.features import POOLING, VGGFeatures
+from nst.images import load_image, resize
+from nst.layers import LayerWeights, parse_layer_weights
+from nst.losses import ContentLoss, GramLoss, LayerLosses, TVLoss
+from nst.weights import load_weights
+
+INITS = ("content", "noise", "content+noise", "style")
+OPTIMIZERS = ("adam", "lbfgs")
+DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+
+
+class NeuralStyleTransfer(LightningModule):
+    """Gatys et al.'s style transfer: optimise the pixels of ``image`` so that VGG19 sees the
+    content of ``content`` and the style (Gram statistics) of ``style``.
+
+    Args:
+        content: content photo (path).
+        style: style painting (path).
+        size: longest side of the generated image in pixels.
+        style_size: longest side the style image is resized to (default: ``size``).
+        content_weight: alpha, weight of the content loss.
+        style_weight: beta, weight of the style loss.
+        tv_weight: gamma, weight of the total-variation loss (smoothness).
+        tv_p: 2 for squared (default), 1 for absolute total variation.
+        content_layers: layer names, ``{layer: weight}`` or ``[[layer, weight], ...]``.
+        style_layers: as ``content_layers``; a plain list gets equal weights 1/L.
+        init: ``content``, ``noise``, ``content+noise``, ``style`` or an image path.
+        init_noise_ratio: share of noise in the ``content+noise`` start (0.6 as in the seeds).
+        optimizer: ``adam`` or ``lbfgs``.
+        lr: learning rate (default 0.02 for Adam, in pixel units; 1.0 for L-BFGS).
+        lbfgs_max_iter: L-BFGS iterations per training step.
+        weights: ``vgg19-caffe``, ``vgg19-torchvision``, ``random`` (tests) or a weights file.
+        pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
+        seed: seed of the initial noise, so that a run is reproducible.
+    """
+
+    def __init__(
+        self,
+        content: str,
+        style: str,
+        size: int = 400,
+        style_size: Optional[int] = None,
+        content_weight: float = 1.0,
+        style_weight: float = 1e4,
+        tv_weight: float = 0.0,
+        tv_p: int = 2,
+        content_layers: LayerWeights = ("relu4_2",),
+        style_layers: LayerWeights = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        init: str = "content",
+        init_noise_ratio: float = 0.6,
+        optimizer: str = "adam",
+        lr: Optional[float] = None,
+        lbfgs_max_iter: int = 20,
+        weights: str = "vgg19-caffe",
+        pooling: str = "max",
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = float(getattr(self.hparams, name))
+            if not value >= 0 or value == float("inf"):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer '{optimizer}'; valid: {', '.join(OPTIMIZERS)}")
+        if pooling not in POOLING:
+            raise ConfigError(f"unknown pooling '{pooling}'; valid: {', '.join(POOLING)}")
+        if init not in INITS and not Path(init).suffix:
+            raise ConfigError(f"unknown init '{init}'; valid: {', '.join(INITS)} or an image path")
+        if not 0.0 <= init_noise_ratio <= 1.0:
+            raise ConfigError(f"init_noise_ratio must be in [0, 1], got {init_noise_ratio}")
+        if lr is not None and not lr > 0:
+            raise ConfigError(f"lr must be > 0, got {lr}")
+        self.content_layer_weights = parse_layer_weights(content_layers, "content_layers")
+        self.style_layer_weights = parse_layer_weights(style_layers, "style_layers")
+        self.tv_loss = TVLoss(tv_p)
+        self.vgg: VGGFeatures | None = None
+        self.content_loss: LayerLosses | None = None
+        self.style_loss: LayerLosses | None = None
+        self.pair: StylePair | None = None
+        self.register_parameter("image", None)
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        """Load the pair, the frozen VGG19 and the starting image (once per process)."""
+        if self.pair is None:
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+            pair = getattr(datamodule, "pair", None)
+            h = self.hparams
+            self.pair = pair if pair is not None else load_pair(h.content, h.style, h.size, h.style_size)
+        if self.vgg is None:
+            layers = [*self.content_layer_weights, *self.style_layer_weights]
+            self.vgg = VGGFeatures(load_weights(self.hparams.weights), layers, self.hparams.pooling)
+        if self.image is None:
+            self.image = nn.Parameter(self.initial_image())
+
+    def initial_image(self) -> torch.Tensor:
+        content, style = self.pair
+        init, ratio = self.hparams.init, self.hparams.init_noise_ratio
+        generator = torch.Generator().manual_seed(self.hparams.seed)
+        noise = torch.rand(content.shape, generator=generator)
+        if init == "content":
+            return content.clone()
+        if init == "noise":
+            return noise
+        if init == "content+noise":
+            return torch.lerp(content, noise, ratio)
+        if init == "style":
+            return resize(style, tuple(content.shape[-2:]))
+        return resize(load_image(init, "init image"), tuple(content.shape[-2:]))
+
+    def on_fit_start(self) -> None:
+        """Compute the content and style targets once, on the training device."""
+        content, style = (t.to(self.device) for t in self.pair)
+        with torch.no_grad():
+            content_features, style_features = self.vgg(content), self.vgg(style)
+        self.content_loss = LayerLosses(
+            {n: ContentLoss(content_features[n]) for n in self.content_layer_weights},
+            self.content_layer_weights,
+        )
+        self.style_loss = LayerLosses(
+            {n: GramLoss(style_features[n]) for n in self.style_layer_weights},
+            self.style_layer_weights,
+        )
+
+    # ------------------------------------------------------------------ optimisation
+    def forward(self) -> dict[str, torch.Tensor]:
+        """The losses of the current image."""
+        features = self.vgg(self.image)
+        h = self.hparams
+        content = self.content_loss(features)
+        style = self.style_loss(features)
+        tv = self.tv_loss(self.image)
+        total = h.content_weight * content + h.style_weight * style + h.tv_weight * tv
+        return {"content": content, "style": style, "tv": tv, "total": total}
+
+    def training_step(self, batch: StylePair, batch_idx: int) -> torch.Tensor:
+        """``batch`` is the (content, style) pair; its targets were computed in ``on_fit_start``."""
+        losses = self()
+        self.log_dict({f"loss/{k}": v for k, v in losses.items()}, prog_bar=True)
+        return losses["total"]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        """Keep pixels valid: project back into [0, 1] after every optimiser step."""
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
+
+    def configure_optimizers(self):
+        h = self.hparams
+        lr = h.lr if h.lr is not None else DEFAULT_LR[h.optimizer]
+        if h.optimizer == "lbfgs":
+            return torch.optim.LBFGS(
+                [self.image], lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
+                line_search_fn="strong_wolfe",
+            )
+        return torch.optim.Adam([self.image], lr=lr)
+
+    # ------------------------------------------------------------------ outputs
+    def output_image(self) -> torch.Tensor:
+        """The image as a user should see it: 1x3xHxW in [0, 1], detached."""
+        return self.image.detach().clamp(0, 1)
+
+    def config_metadata(self) -> dict[str, str]:
+        """The run's hyper-parameters and their hash, embedded in every saved PNG."""
+        config = json.dumps(dict(self.hparams), sort_keys=True, default=str)
+        return {"nst:config": config, "nst:config_sha256": hashlib.sha256(config.encode()).hexdigest()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file)."""
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("vgg.")]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        if self.vgg is not None:
+            state.update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
+        if self.image is None and "image" in state:
+            self.image = nn.Parameter(torch.empty_like(state["image"]))

@@ -1,0 +1,67 @@
+"""Run neural style transfer: ``python train.py --config starry.yaml``.
+
+Also ``python train.py --content photo.jpg --style painting.jpg`` without a config, any dotted
+override (``--trainer.max_steps 50``, ``--model.size 256``), ``--print_config``, and
+``--ckpt_path last`` to resume the newest run of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = PROJECT_DIR / "configs"
+SHORT_FORMS = {"--content": "--model.content", "--style": "--model.style"}
+
+
+def resolve_config(value: str) -> str:
+    """A bare config name resolves to ``configs/<name>`` (``.yaml`` optional); a path works too."""
+    if Path(value).is_file():
+        return value
+    for candidate in (CONFIG_DIR / value, CONFIG_DIR / f"{value}.yaml"):
+        if candidate.is_file():
+            return str(candidate)
+    return value  # let the parser report the missing file
+
+
+def rewrite_argv(argv: list[str]) -> list[str]:
+    """Expand the short forms (``--content``, ``--style``) and bare config names."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        key, eq, value = arg.partition("=")
+        key = SHORT_FORMS.get(key, key)
+        if key in ("--config", "-c"):
+            if eq:
+                out.append(f"{key}={resolve_config(value)}")
+            elif i + 1 < len(argv):
+                out += [key, resolve_config(argv[i + 1])]
+                i += 1
+            else:
+                out.append(key)
+        else:
+            out.append(f"{key}={value}" if eq else key)
+        i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nst.cli import run
+    from nst.errors import NSTError
+
+    argv = rewrite_argv(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
+    try:
+        run([a for a in argv if a != "--verbose"])
+    except NSTError as e:
+        if verbose:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
