@@ -8,8 +8,13 @@ run is never overwritten. ``run_name`` defaults to the config file's name, or to
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import warnings
 from pathlib import Path
+
+import yaml
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -68,6 +73,7 @@ class NSTCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        resolve_config_paths(config)
         name = config.run_name or default_run_name(config)
         ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
         config.ckpt_path = ckpt_path
@@ -81,6 +87,28 @@ class NSTCLI(LightningCLI):
 
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+
+
+PATH_KEYS = ("content", "style", "init", "weights")
+
+
+def resolve_config_paths(config: Namespace) -> None:
+    """Relative image and weights paths written in a config file are relative to that file's
+    folder (``configs/starry.yaml`` says ``../assets/...``); command-line values to the cwd."""
+    for config_file in config.get("config") or []:
+        config_file = Path(str(config_file))
+        try:
+            written = (yaml.safe_load(config_file.read_text()) or {}).get("model") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        for key in PATH_KEYS:
+            value = written.get(key)
+            if not isinstance(value, str) or value != config.model.get(key):
+                continue
+            if key in ("init", "weights") and not Path(value).suffix:
+                continue  # a name such as `content` or `vgg19-caffe`, not a file
+            if not Path(value).expanduser().is_absolute():
+                config.model[key] = os.path.normpath(config_file.parent / value)
 
 
 def default_run_name(config: Namespace) -> str:
@@ -116,7 +144,18 @@ def resolve_ckpt_path(ckpt_path: str | None, run_root: Path) -> tuple[str | None
     return str(path), int(version) if version.isdigit() else None
 
 
+def quiet_lightning() -> None:
+    """Silence messages that are expected here and would only worry a user."""
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG19
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
 def run(args: list[str] | None = None) -> NSTCLI:
+    quiet_lightning()
     cli = NSTCLI(args)
     cli.fit()
     return cli

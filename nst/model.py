@@ -56,7 +56,7 @@ class NeuralStyleTransfer(LightningModule):
         size: int = 400,
         style_size: Optional[int] = None,
         content_weight: float = 1.0,
-        style_weight: float = 1e4,
+        style_weight: float = 1e-3,
         tv_weight: float = 0.0,
         tv_p: int = 2,
         content_layers: LayerWeights = ("relu4_2",),

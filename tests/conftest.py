@@ -1,0 +1,42 @@
+"""Shared test helpers.
+
+Most tests use ``weights: random`` ON PURPOSE: a randomly initialised VGG19 exercises every code
+path in seconds without downloading anything. Tests that need the real ImageNet-trained
+weights are marked ``real_weights`` and skip, with the reason, when they are absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+ASSETS = PROJECT / "assets"
+SHARED_VGG = Path(os.environ.get("NST_SHARED_VGG", PROJECT.parent / "shared" / "vgg19"))
+SHARED_WEIGHTS = SHARED_VGG / "vgg19_features.safetensors"
+
+
+def tiny_args(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> list[str]:
+    """CLI arguments for a fast run on the bundled images with a random network."""
+    return [
+        "--model.content", str(ASSETS / "home.jpg"),
+        "--model.style", str(ASSETS / "starry_night.jpg"),
+        "--model.weights", "random",  # random on purpose: see the module docstring
+        "--model.style_weight", "1e4",  # a random net's Gram values are tiny; this balances them
+        "--model.size", str(size),
+        "--trainer.max_steps", str(steps),
+        "--trainer.accelerator", "cpu",
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.log_every_n_steps", "1",
+        "--output_dir", str(tmp_path / "outputs"),
+        *extra,
+    ]
+
+
+@pytest.fixture
+def shared_weights() -> Path:
+    if not SHARED_WEIGHTS.is_file():
+        pytest.skip(f"real VGG19 weights not found at {SHARED_WEIGHTS} (set NST_SHARED_VGG)")
+    return SHARED_WEIGHTS
