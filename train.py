@@ -48,6 +48,8 @@ def rewrite_argv(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from nst.cli import run
     from nst.errors import NSTError
 
@@ -55,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
     try:
         run([a for a in argv if a != "--verbose"])
-    except NSTError as e:
+    except (NSTError, MisconfigurationException) as e:
         if verbose:
             raise
-        print(f"error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # Lightning's messages can span lines
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
 

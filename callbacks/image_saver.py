@@ -13,9 +13,9 @@ from nst.images import save_image
 
 
 class ImageSaver(Callback):
-    """Write ``step_XXXXX.png`` every ``every_n_steps`` steps and ``final.png`` at the end into
-    the run's folder (the logger's ``log_dir``), and the same images to TensorBoard. If the run
-    stops with an error or Ctrl-C, the current image is kept as ``interrupted.png``.
+    """Write ``step_XXXXX.png`` at the start and every ``every_n_steps`` steps, and ``final.png``
+    at the end, into the run's folder (the logger's ``log_dir``), and the same images to
+    TensorBoard. If the run stops with an error or Ctrl-C, the image is kept as ``interrupted.png``.
     """
 
     def __init__(self, every_n_steps: int = 100, tensorboard: bool = True):
@@ -52,6 +52,10 @@ class ImageSaver(Callback):
         if writer is not None and pl_module.pair is not None:
             writer.add_image("input/content", pl_module.pair.content[0], 0)
             writer.add_image("input/style", pl_module.pair.style[0], 0)
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        step = trainer.global_step
+        self.save(trainer, pl_module, f"step_{step:05d}.png", "generated")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step

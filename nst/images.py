@@ -82,6 +82,12 @@ def to_uint8(image: torch.Tensor) -> torch.Tensor:
     return image.detach().float().mul(255).add_(0.5).clamp_(0, 255).to("cpu", torch.uint8)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``image`` as PNG atomically (temp file + rename), with ``metadata`` as text chunks."""
     path = Path(path)
@@ -94,6 +100,7 @@ def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | No
     try:
         with os.fdopen(fd, "wb") as f:
             pil.save(f, format="PNG", pnginfo=info)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

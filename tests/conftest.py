@@ -35,8 +35,13 @@ def tiny_args(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> l
     ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_weights() -> Path:
-    if not SHARED_WEIGHTS.is_file():
-        pytest.skip(f"real VGG19 weights not found at {SHARED_WEIGHTS} (set NST_SHARED_VGG)")
-    return SHARED_WEIGHTS
+    """The real VGG19 (caffe) weights: ``../shared/vgg19/`` or the converted cache."""
+    from nst.weights import CACHE_FILE, cache_dir
+
+    candidates = [SHARED_WEIGHTS, cache_dir() / CACHE_FILE]
+    for path in candidates:
+        if path.is_file():
+            return path
+    pytest.skip(f"real VGG19 weights not found at {' or '.join(map(str, candidates))}")

@@ -24,7 +24,7 @@ def test_end_to_end_loss_falls_and_files_appear(tmp_path):
     cli = run(tiny_args(tmp_path, "--image_saver.every_n_steps", "10", steps=30))
     run_dir = Path(cli.trainer.log_dir)
     assert run_dir == tmp_path / "outputs" / "home_starry_night" / "version_0"
-    for name in ("final.png", "step_00010.png", "step_00020.png", "step_00030.png",
+    for name in ("final.png", "step_00000.png", "step_00010.png", "step_00020.png", "step_00030.png",
                  "checkpoints/last.ckpt", "config.yaml"):
         assert (run_dir / name).is_file(), name
     assert list(run_dir.glob("events.out.tfevents.*"))
@@ -143,6 +143,8 @@ def test_shipped_configs_parse(capsys):
         (["--model.optimizer", "sgd"], "unknown optimizer"),
         (["--model.style_weight", "-1"], "style_weight"),
         (["--model.weights", "vgg16"], "unknown weights"),
+        pytest.param(["--trainer.accelerator", "cuda"], "CUDA", marks=pytest.mark.skipif(
+            torch.cuda.is_available(), reason="this machine has CUDA")),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
