@@ -16,10 +16,19 @@ from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
 from nst.images import load_image, resize
 from nst.layers import LayerWeights, parse_layer_weights
-from nst.losses import ContentLoss, GramLoss, LayerLosses, TVLoss
+from nst.losses import (
+    CONTENT_LOSSES,
+    STYLE_LOSSES,
+    LayerLosses,
+    TVLoss,
+    build_layer_losses,
+    check_options,
+    lookup,
+)
 from nst.weights import load_weights
 
 INITS = ("content", "noise", "content+noise", "style")
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("adam", "lbfgs")
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 
@@ -33,12 +42,19 @@ class NeuralStyleTransfer(LightningModule):
         style: style painting (path).
         size: longest side of the generated image in pixels.
         style_size: longest side the style image is resized to (default: ``size``).
-        content_weight: alpha, weight of the content loss.
-        style_weight: beta, weight of the style loss.
+        content_loss: registered content loss: ``mse`` (default) or ``cosine``.
+        content_loss_options: keyword options of the content loss, e.g. ``{normalization: gatys}``.
+        style_loss: registered style loss: ``gram`` (default), ``mean_std``, ``wasserstein2``,
+            ``sliced_wasserstein``, ``histogram`` or ``mrf``.
+        style_loss_options: keyword options of the style loss, e.g. ``{normalization: coursera}``.
+        content_weight: alpha, weight of the content loss (default: the loss's own default).
+        style_weight: beta, weight of the style loss (default: the loss's own default, measured
+            so that every style loss starts with the same pull as ``gram`` at 1e-3).
         tv_weight: gamma, weight of the total-variation loss (smoothness).
         tv_p: 2 for squared (default), 1 for absolute total variation.
         content_layers: layer names, ``{layer: weight}`` or ``[[layer, weight], ...]``.
-        style_layers: as ``content_layers``; a plain list gets equal weights 1/L.
+        style_layers: as ``content_layers``; a plain list gets equal weights 1/L; default:
+            the style loss's own layers (``mrf``: relu3_1, relu4_1), else Gatys' five.
         init: ``content``, ``noise``, ``content+noise``, ``style`` or an image path.
         init_noise_ratio: share of noise in the ``content+noise`` start (0.6 as in the seeds).
         optimizer: ``adam`` or ``lbfgs``.
@@ -55,12 +71,16 @@ class NeuralStyleTransfer(LightningModule):
         style: str,
         size: int = 400,
         style_size: Optional[int] = None,
-        content_weight: float = 1.0,
-        style_weight: float = 1e-3,
+        content_loss: str = "mse",
+        content_loss_options: Optional[dict] = None,
+        style_loss: str = "gram",
+        style_loss_options: Optional[dict] = None,
+        content_weight: Optional[float] = None,
+        style_weight: Optional[float] = None,
         tv_weight: float = 0.0,
         tv_p: int = 2,
         content_layers: LayerWeights = ("relu4_2",),
-        style_layers: LayerWeights = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        style_layers: Optional[LayerWeights] = None,
         init: str = "content",
         init_noise_ratio: float = 0.6,
         optimizer: str = "adam",
@@ -72,8 +92,15 @@ class NeuralStyleTransfer(LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
+        content_entry = lookup(CONTENT_LOSSES, content_loss, "content_loss")
+        style_entry = lookup(STYLE_LOSSES, style_loss, "style_loss")
+        check_options(content_entry, content_loss_options or {}, "content_loss")
+        check_options(style_entry, style_loss_options or {}, "style_loss")
+        self.content_weight = content_entry.default_weight if content_weight is None else content_weight
+        self.style_weight = style_entry.default_weight if style_weight is None else style_weight
+        self.tv_weight = tv_weight
         for name in ("content_weight", "style_weight", "tv_weight"):
-            value = float(getattr(self.hparams, name))
+            value = float(getattr(self, name))
             if not value >= 0 or value == float("inf"):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
         if optimizer not in OPTIMIZERS:
@@ -87,6 +114,8 @@ class NeuralStyleTransfer(LightningModule):
         if lr is not None and not lr > 0:
             raise ConfigError(f"lr must be > 0, got {lr}")
         self.content_layer_weights = parse_layer_weights(content_layers, "content_layers")
+        if style_layers is None:
+            style_layers = style_entry.default_layers or GATYS_STYLE_LAYERS
         self.style_layer_weights = parse_layer_weights(style_layers, "style_layers")
         self.tv_loss = TVLoss(tv_p)
         self.vgg: VGGFeatures | None = None
@@ -129,24 +158,24 @@ class NeuralStyleTransfer(LightningModule):
         content, style = (t.to(self.device) for t in self.pair)
         with torch.no_grad():
             content_features, style_features = self.vgg(content), self.vgg(style)
-        self.content_loss = LayerLosses(
-            {n: ContentLoss(content_features[n]) for n in self.content_layer_weights},
-            self.content_layer_weights,
+        h = self.hparams
+        self.content_loss = build_layer_losses(
+            "content", h.content_loss, h.content_loss_options, content_features,
+            self.content_layer_weights, h.seed,
         )
-        self.style_loss = LayerLosses(
-            {n: GramLoss(style_features[n]) for n in self.style_layer_weights},
-            self.style_layer_weights,
+        self.style_loss = build_layer_losses(
+            "style", h.style_loss, h.style_loss_options, style_features,
+            self.style_layer_weights, h.seed,
         )
 
     # ------------------------------------------------------------------ optimisation
     def forward(self) -> dict[str, torch.Tensor]:
         """The losses of the current image."""
         features = self.vgg(self.image)
-        h = self.hparams
         content = self.content_loss(features)
         style = self.style_loss(features)
         tv = self.tv_loss(self.image)
-        total = h.content_weight * content + h.style_weight * style + h.tv_weight * tv
+        total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return {"content": content, "style": style, "tv": tv, "total": total}
 
     def training_step(self, batch: StylePair, batch_idx: int) -> torch.Tensor:
@@ -154,6 +183,12 @@ class NeuralStyleTransfer(LightningModule):
         losses = self()
         self.log_dict({f"loss/{k}": v for k, v in losses.items()}, prog_bar=True)
         return losses["total"]
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        """Losses that draw random numbers (sliced Wasserstein) draw this step's once."""
+        for module in self.style_loss.modules():
+            if hasattr(module, "resample"):
+                module.resample(self.global_step)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         """Keep pixels valid: project back into [0, 1] after every optimiser step."""

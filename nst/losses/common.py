@@ -1,0 +1,47 @@
+"""Helpers shared by the losses: full-precision flattening and sorted (quantile) matching."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+
+def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off: statistics over many pixels lose too much in 16-bit floats."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 -> float32; float32 and float64 (gradcheck) stay as they are."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def flatten(features: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W -> B x C x (H W), at least float32."""
+    b, c, h, w = features.shape
+    return upcast(features).reshape(b, c, h * w)
+
+
+def resample_sorted(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
+    """Sorted values ... x M -> ... x n by linear interpolation of the quantile function, so that
+    distributions with different pixel counts can be compared value by value."""
+    if sorted_values.shape[-1] == n:
+        return sorted_values
+    lead = sorted_values.shape[:-1]
+    flat = sorted_values.reshape(1, -1, sorted_values.shape[-1])
+    out = F.interpolate(flat, size=n, mode="linear", align_corners=True)
+    return out.reshape(*lead, n)
+
+
+def sorted_matching_loss(values: torch.Tensor, target_sorted: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance between the sorted ``values`` (... x N) and a sorted target.
+
+    This is the 1-D Wasserstein-2 distance between the two empirical distributions per row, and
+    equals ||values - matched||^2 where ``matched`` is the target remapped by rank (exact
+    histogram matching).
+    """
+    sorted_values = values.sort(dim=-1).values
+    target = resample_sorted(target_sorted.to(sorted_values.dtype), sorted_values.shape[-1])
+    return (sorted_values - target).pow(2).mean()

@@ -1,0 +1,61 @@
+"""Content losses: how far the generated image's features are from the photo's."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nst.errors import ConfigError
+from nst.losses.common import full_precision, upcast
+from nst.losses.registry import register_content_loss
+
+CONTENT_NORMALIZATIONS = ("mean", "gatys", "coursera", "none")
+
+
+@register_content_loss("mse", 1.0, "squared feature difference")
+class ContentLoss(nn.Module):
+    """Squared feature difference S = sum (F - P)^2, normalised:
+
+    ``mean``: S / (C H W) (default; independent of the image size); ``gatys``: S / 2;
+    ``coursera``: S / (4 nH nW nC) (the seeds' J_content); ``none``: S.
+    """
+
+    def __init__(self, target: torch.Tensor, normalization: str = "mean"):
+        super().__init__()
+        if normalization not in CONTENT_NORMALIZATIONS:
+            raise ConfigError(
+                f"unknown content normalization '{normalization}'; "
+                f"valid: {', '.join(CONTENT_NORMALIZATIONS)}"
+            )
+        self.normalization = normalization
+        self.register_buffer("target", upcast(target.detach()), persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with full_precision(features):
+            squared = (upcast(features) - self.target).pow(2)
+            b = features.shape[0]
+            if self.normalization == "mean":
+                return squared.mean()
+            total = squared.sum() / b
+            if self.normalization == "gatys":
+                return total / 2
+            if self.normalization == "coursera":
+                return total / (4 * features[0].numel())
+            return total
+
+
+@register_content_loss("cosine", 1e3, "1 - cosine similarity of the feature vector at each pixel")
+class CosineContentLoss(nn.Module):
+    """Mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
+    vector must match the photo's, whatever its length (no Gram matrix, no magnitude)."""
+
+    def __init__(self, target: torch.Tensor, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("target", upcast(target.detach()), persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with full_precision(features):
+            cos = F.cosine_similarity(upcast(features), self.target, dim=1, eps=self.eps)
+            return (1 - cos).mean()

@@ -1,0 +1,59 @@
+"""Gatys et al.'s style loss: distances between Gram matrices of feature maps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nst.errors import ConfigError
+from nst.losses.common import flatten, full_precision
+from nst.losses.registry import register_style_loss
+
+GRAM_NORMALIZATIONS = ("gatys", "coursera", "none")
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W features -> B x C x C Gram matrices F F^T / (C H W), in float32 or more.
+
+    Mixed precision would lose the sums over H*W pixels, so autocast is switched off here.
+    """
+    c = features.shape[1]
+    return pixel_gram(features) / c
+
+
+def pixel_gram(features: torch.Tensor) -> torch.Tensor:
+    """F F^T / (H W): the Gram matrix per pixel, comparable across image sizes."""
+    with full_precision(features):
+        f = flatten(features)
+        return torch.bmm(f, f.transpose(1, 2)) / f.shape[-1]
+
+
+@register_style_loss("gram", 1e-3, "Gatys et al.: squared distance of Gram matrices")
+class GramLoss(nn.Module):
+    """Squared Frobenius distance of Gram matrices, with a selectable normalisation.
+
+    With D = F F^T / (H W) - A A^T / (H_s W_s) (per-pixel Gram matrices, C channels):
+    ``gatys``: sum (D / C)^2, i.e. ||Gram/(C H W) - Gram_s/(C H_s W_s)||^2;
+    ``coursera``: sum D^2 / (4 C^2), the seeds' J_style = 1/(4 nC^2 (nH nW)^2) sum (G_S - G_G)^2;
+    ``none``: sum (D H W)^2, the raw Gram matrices (grows with the image size).
+    """
+
+    def __init__(self, target_features: torch.Tensor, normalization: str = "gatys"):
+        super().__init__()
+        if normalization not in GRAM_NORMALIZATIONS:
+            raise ConfigError(
+                f"unknown Gram normalization '{normalization}'; valid: {', '.join(GRAM_NORMALIZATIONS)}"
+            )
+        self.normalization = normalization
+        self.register_buffer("target", pixel_gram(target_features.detach()), persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = features.shape
+        diff = pixel_gram(features) - self.target
+        if self.normalization == "gatys":
+            per_image = (diff / c).pow(2).sum(dim=(1, 2))
+        elif self.normalization == "coursera":
+            per_image = diff.pow(2).sum(dim=(1, 2)) / (4 * c * c)
+        else:
+            per_image = (diff * (h * w)).pow(2).sum(dim=(1, 2))
+        return per_image.mean()

@@ -1,0 +1,84 @@
+"""Style as feature statistics: channel means and deviations, or a Gaussian (mean + covariance)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nst.losses.common import flatten, full_precision
+from nst.losses.registry import register_style_loss
+
+
+def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation over pixels: B x C each (AdaIN's statistics)."""
+    f = flatten(features)
+    mean = f.mean(dim=-1)
+    std = (f.var(dim=-1, unbiased=False) + eps).sqrt()
+    return mean, std
+
+
+@register_style_loss("mean_std", 0.3, "AdaIN statistics: channel means and deviations")
+class MeanStdLoss(nn.Module):
+    """mean_c (mu_c - mu_c^s)^2 + mean_c (sigma_c - sigma_c^s)^2 over the channels c."""
+
+    def __init__(self, target_features: torch.Tensor, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        with full_precision(target_features):
+            mean, std = mean_std(target_features.detach(), eps)
+        self.register_buffer("target_mean", mean, persistent=False)
+        self.register_buffer("target_std", std, persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with full_precision(features):
+            mean, std = mean_std(features, self.eps)
+            return (mean - self.target_mean).pow(2).mean() + (std - self.target_std).pow(2).mean()
+
+
+def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image channel mean (B x C) and covariance over pixels (B x C x C)."""
+    f = flatten(features)
+    mean = f.mean(dim=-1, keepdim=True)
+    centred = f - mean
+    return mean.squeeze(-1), centred @ centred.transpose(1, 2) / f.shape[-1]
+
+
+def sqrtm_psd(matrix: torch.Tensor, eps: float) -> torch.Tensor:
+    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
+    vals, vecs = torch.linalg.eigh(matrix)
+    return (vecs * vals.clamp(min=eps).sqrt().unsqueeze(-2)) @ vecs.transpose(-1, -2)
+
+
+@register_style_loss(
+    "wasserstein2", 3e-2, "Gaussian Wasserstein-2 distance (mean + covariance), as crowsonkb's"
+)
+class Wasserstein2Loss(nn.Module):
+    """W2^2 between Gaussians fitted to the features, divided by the number of channels C:
+
+    (||mu - mu_s||^2 + tr(S) + tr(S_s) - 2 tr((S_s^1/2 S S_s^1/2)^1/2)) / C.
+    """
+
+    def __init__(self, target_features: torch.Tensor, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+        with full_precision(target_features):
+            mean, cov = mean_cov(target_features.detach())
+            self.register_buffer("target_mean", mean, persistent=False)
+            self.register_buffer("target_cov_sqrt", sqrtm_psd(cov, eps), persistent=False)
+            self.register_buffer(
+                "target_trace", cov.diagonal(dim1=-2, dim2=-1).sum(-1), persistent=False
+            )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with full_precision(features):
+            mean, cov = mean_cov(features)
+            root = self.target_cov_sqrt.to(cov.dtype)
+            cross = root @ cov @ root
+            cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh
+            cross_trace = torch.linalg.eigvalsh(cross).clamp(min=self.eps).sqrt().sum(-1)
+            trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1)
+            w2 = (
+                (mean - self.target_mean).pow(2).sum(-1)
+                + trace + self.target_trace - 2 * cross_trace
+            )
+            return (w2 / features.shape[1]).mean()
