@@ -20,13 +20,15 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from callbacks import ImageSaver
+from callbacks import EvalMetrics, ImageSaver
 from nst.data import StylePairDataModule
 from nst.errors import ConfigError
 from nst.model import NeuralStyleTransfer
 
+PATH_KEYS = ("content", "style", "init", "weights")
+LINKED_KEYS = ("content", "style", "size", "style_size")  # model.<key> -> data.<key>
 TRAINER_DEFAULTS = {
-    "max_steps": 500,
+    "max_steps": 300,
     "max_epochs": -1,
     "log_every_n_steps": 10,
     "num_sanity_val_steps": 0,
@@ -49,6 +51,7 @@ class NSTCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ImageSaver, "image_saver")
+        parser.add_lightning_class_args(EvalMetrics, "eval_metrics")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -58,7 +61,7 @@ class NSTCLI(LightningCLI):
                 "checkpoint.every_n_train_steps": 100,
             }
         )
-        for key in ("content", "style", "size", "style_size"):
+        for key in LINKED_KEYS:
             parser.link_arguments(f"model.{key}", f"data.{key}")
         parser.link_arguments("model.seed", "seed_everything")
         parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
@@ -74,7 +77,7 @@ class NSTCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
-        name = config.run_name or default_run_name(config)
+        name = self.run_name = config.run_name or default_run_name(config)
         ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
         config.ckpt_path = ckpt_path
         if config.trainer.logger in (None, True):
@@ -89,7 +92,6 @@ class NSTCLI(LightningCLI):
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
 
 
-PATH_KEYS = ("content", "style", "init", "weights")
 
 
 def resolve_config_paths(config: Namespace) -> None:
@@ -109,6 +111,8 @@ def resolve_config_paths(config: Namespace) -> None:
                 continue  # a name such as `content` or `vgg19-caffe`, not a file
             if not Path(value).expanduser().is_absolute():
                 config.model[key] = os.path.normpath(config_file.parent / value)
+    for key in LINKED_KEYS:  # links were applied while parsing, before this resolution
+        config.data[key] = config.model[key]
 
 
 def default_run_name(config: Namespace) -> str:
@@ -154,8 +158,16 @@ def quiet_lightning() -> None:
     )
 
 
-def run(args: list[str] | None = None) -> NSTCLI:
+def run(args: list[str] | None = None, fit: bool = True) -> NSTCLI:
+    """Parse ``args``, build model, data and trainer, and (with ``fit``) run; ``--sweep`` options
+    run one variant after another (``nst.sweep``)."""
+    from nst.sweep import run_sweep, split_sweeps
+
     quiet_lightning()
+    args, sweeps = split_sweeps(list(args or []))
+    if sweeps:
+        return run_sweep(args, sweeps, run)
     cli = NSTCLI(args)
-    cli.fit()
+    if fit:
+        cli.fit()
     return cli

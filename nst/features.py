@@ -30,16 +30,16 @@ class VGGFeatures(nn.Module):
             raise ConfigError("no VGG19 layers requested; name at least one, e.g. relu4_2")
         if pooling not in POOLING:
             raise ConfigError(f"unknown pooling '{pooling}'; valid: {', '.join(POOLING)}")
-        net = vgg19(weights=None).features
-        if weights.state_dict is not None:
-            try:
-                net.load_state_dict(weights.state_dict, strict=True)
-            except RuntimeError as e:
-                first = str(e).strip().splitlines()
-                raise WeightsError(
-                    f"weights from {weights.source} do not fit VGG19 features "
-                    f"({' '.join(first[:2])[:300]}). Fix: use a VGG19 `features` state dict"
-                ) from None
+        with torch.device("meta"):  # no random initialisation: the weights replace it
+            net = vgg19(weights=None).features
+        try:
+            net.load_state_dict(weights.state_dict, strict=True, assign=True)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()
+            raise WeightsError(
+                f"weights from {weights.source} do not fit VGG19 features "
+                f"({' '.join(first[:2])[:300]}). Fix: use a VGG19 `features` state dict"
+            ) from None
         depth = truncation_index(self.layers)
         modules = []
         for module in list(net.children())[:depth]:

@@ -63,7 +63,7 @@ PREPROCESSING = {"caffe": CAFFE, "imagenet": IMAGENET}
 class VGGWeights:
     """A ``vgg19().features`` state dict and the preprocessing it was trained with."""
 
-    state_dict: dict[str, torch.Tensor] | None  # None: keep torchvision's random initialisation
+    state_dict: dict[str, torch.Tensor]
     preprocessing: Preprocessing
     source: str
 
@@ -316,6 +316,15 @@ def load_weights_file(path: str | Path) -> VGGWeights:
     )
 
 
+def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """torchvision's initialisation, always the same network (fixed seed), for tests."""
+    from torchvision.models import vgg19
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return vgg19(weights=None).features.state_dict()
+
+
 def load_weights(weights: str, progress: bool = True) -> VGGWeights:
     """Resolve the ``weights`` config value to a state dict and its preprocessing."""
     if weights == "vgg19-caffe":
@@ -323,7 +332,7 @@ def load_weights(weights: str, progress: bool = True) -> VGGWeights:
     if weights == "vgg19-torchvision":
         return load_torchvision_weights(progress)
     if weights == "random":
-        return VGGWeights(None, IMAGENET, "random initialisation (requested explicitly)")
+        return VGGWeights(random_state_dict(), IMAGENET, "random initialisation (requested explicitly)")
     if any(sep in weights for sep in "/\\.") or Path(weights).exists():
         return load_weights_file(weights)
     raise WeightsError(

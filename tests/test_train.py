@@ -126,6 +126,14 @@ def test_bare_config_name_resolves_to_configs_folder():
     ]
 
 
+def test_config_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # far from the project: ../assets only resolves via configs/
+    args = ["--config", "starry", "--model.weights", "random", "--model.size", "32",
+            "--trainer.max_steps", "1", "--trainer.enable_progress_bar", "false"]
+    assert train.main(args) == 0
+    assert (tmp_path / "outputs" / "starry" / "version_0" / "final.png").is_file()
+
+
 def test_shipped_configs_parse(capsys):
     for config in sorted((PROJECT / "configs").glob("*.yaml")):
         with pytest.raises(SystemExit) as e:

@@ -179,5 +179,7 @@ def test_unknown_or_missing_weights(name):
         W.load_weights(name)
 
 
-def test_random_only_when_asked():
-    assert W.load_weights("random").state_dict is None
+def test_random_only_when_asked_and_always_the_same_network():
+    a, b = W.load_weights("random"), W.load_weights("random")
+    assert "random" in a.source
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)

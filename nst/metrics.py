@@ -1,0 +1,58 @@
+"""Fixed evaluation metrics, the same for every run whatever it optimises, so runs compare."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+from nst.features import VGGFeatures
+from nst.layers import parse_layer_weights
+from nst.losses import GramLoss, LayerLosses, SlicedWassersteinLoss, TVLoss
+
+EVAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+EVAL_SEED = 0
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma Y = 0.299 R + 0.587 G + 0.114 B of a B x 3 x H x W image (B x 1 x H x W)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=image.device, dtype=image.dtype)
+    return (image * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+class StyleTransferMetrics(nn.Module):
+    """``eval/gram_distance`` (Gatys normalisation, five Gatys layers, equal weights),
+    ``eval/sliced_wasserstein`` (same layers, fixed directions), ``eval/ssim_content``
+    (SSIM of luminance against the content image) and ``eval/tv`` (mean absolute TV)."""
+
+    def __init__(self, vgg: VGGFeatures, content: torch.Tensor, style: torch.Tensor):
+        super().__init__()
+        missing = set(EVAL_LAYERS) - set(vgg.layers)
+        if missing:
+            raise ValueError(f"evaluation network lacks layers {sorted(missing)}")
+        self.vgg = vgg
+        weights = parse_layer_weights(EVAL_LAYERS)
+        with torch.no_grad():
+            features = vgg(style)
+        self.gram = LayerLosses({n: GramLoss(features[n]) for n in weights}, weights)
+        self.sliced = LayerLosses(
+            {n: SlicedWassersteinLoss(features[n], seed=EVAL_SEED + i) for i, n in enumerate(weights)},
+            weights,
+        )
+        self.tv = TVLoss(1)
+        self.register_buffer("content_luminance", luminance(content), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, image: torch.Tensor) -> dict[str, float]:
+        image = image.float().clamp(0, 1)
+        features = self.vgg(image)
+        ssim = structural_similarity_index_measure(
+            luminance(image), self.content_luminance.expand(image.shape[0], -1, -1, -1), data_range=1.0
+        )
+        values = {
+            "eval/gram_distance": self.gram(features),
+            "eval/sliced_wasserstein": self.sliced(features),
+            "eval/ssim_content": ssim,
+            "eval/tv": self.tv(image),
+        }
+        return {k: float(v) for k, v in values.items()}
