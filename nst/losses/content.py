@@ -45,7 +45,7 @@ class ContentLoss(nn.Module):
             return total
 
 
-@register_content_loss("cosine", 1e3, "1 - cosine similarity of the feature vector at each pixel")
+@register_content_loss("cosine", 1.7e6, "1 - cosine similarity of the feature vector at each pixel")
 class CosineContentLoss(nn.Module):
     """Mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
     vector must match the photo's, whatever its length (no Gram matrix, no magnitude)."""

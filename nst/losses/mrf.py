@@ -18,7 +18,7 @@ def extract_patches(features: torch.Tensor, size: int, stride: int) -> torch.Ten
 
 
 @register_style_loss(
-    "mrf", 1e-3, "Li & Wand 2016: nearest-neighbour matching of feature patches",
+    "mrf", 3.3e2, "Li & Wand 2016: nearest-neighbour matching of feature patches",
     default_layers=("relu3_1", "relu4_1"),
 )
 class MRFLoss(nn.Module):

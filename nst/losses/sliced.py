@@ -12,7 +12,7 @@ from nst.losses.registry import register_style_loss
 
 
 @register_style_loss(
-    "sliced_wasserstein", 1.0, "Heitz et al. 2021: sorted random projections of the features"
+    "sliced_wasserstein", 1.6e3, "Heitz et al. 2021: sorted random projections of the features"
 )
 class SlicedWassersteinLoss(nn.Module):
     """Sliced Wasserstein-2: project the C-dimensional features of every pixel on ``projections``
@@ -52,7 +52,7 @@ class SlicedWassersteinLoss(nn.Module):
 
 
 @register_style_loss(
-    "histogram", 1e-3, "Risser et al. 2017: per-channel histogram matching alongside Gram"
+    "histogram", 5.5e-4, "Risser et al. 2017: per-channel histogram matching alongside Gram"
 )
 class HistogramLoss(nn.Module):
     """Gram loss + ``histogram_weight`` x per-channel histogram loss.
@@ -62,7 +62,7 @@ class HistogramLoss(nn.Module):
     """
 
     def __init__(
-        self, target_features: torch.Tensor, histogram_weight: float = 1e3, normalization: str = "gatys"
+        self, target_features: torch.Tensor, histogram_weight: float = 1e6, normalization: str = "gatys"
     ):
         super().__init__()
         self.histogram_weight = histogram_weight

@@ -17,7 +17,7 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
     return mean, std
 
 
-@register_style_loss("mean_std", 0.3, "AdaIN statistics: channel means and deviations")
+@register_style_loss("mean_std", 1.3e3, "AdaIN statistics: channel means and deviations")
 class MeanStdLoss(nn.Module):
     """mean_c (mu_c - mu_c^s)^2 + mean_c (sigma_c - sigma_c^s)^2 over the channels c."""
 
@@ -50,7 +50,7 @@ def sqrtm_psd(matrix: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 @register_style_loss(
-    "wasserstein2", 3e-2, "Gaussian Wasserstein-2 distance (mean + covariance), as crowsonkb's"
+    "wasserstein2", 1e3, "Gaussian Wasserstein-2 distance (mean + covariance), as crowsonkb's"
 )
 class Wasserstein2Loss(nn.Module):
     """W2^2 between Gaussians fitted to the features, divided by the number of channels C:
