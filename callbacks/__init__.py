@@ -3,5 +3,6 @@
 from callbacks.eval_metrics import EvalMetrics
 from callbacks.feature_maps import FeatureMaps
 from callbacks.image_saver import ImageSaver
+from callbacks.run_guard import RunGuard
 
-__all__ = ["EvalMetrics", "FeatureMaps", "ImageSaver"]
+__all__ = ["EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard"]

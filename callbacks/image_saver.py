@@ -37,8 +37,10 @@ class ImageSaver(Callback):
         return None
 
     @rank_zero_only
-    def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> Path:
+    def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> Path | None:
         image = pl_module.output_image()
+        if not torch.isfinite(image).all():
+            return None  # NaN/Inf: RunGuard keeps the last finite image as last_good.png
         path = save_image(image, self.run_dir(trainer) / name, pl_module.config_metadata())
         writer = self._tensorboard(trainer)
         if writer is not None:
@@ -66,7 +68,7 @@ class ImageSaver(Callback):
         self.save(trainer, pl_module, "final.png", "final")
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
-        if getattr(pl_module, "image", None) is not None and torch.isfinite(pl_module.image).all():
+        if getattr(pl_module, "image", None) is not None:
             path = self.save(trainer, pl_module, "interrupted.png", "interrupted")
             if path is not None:
                 print(f"nst: run stopped ({type(exception).__name__}); image kept at {path}")

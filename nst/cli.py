@@ -8,25 +8,28 @@ run is never overwritten. ``run_name`` defaults to the config file's name, or to
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import logging
 import os
 import re
+import tempfile
 import warnings
 from pathlib import Path
 
+import torch
 import yaml
-
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from callbacks import EvalMetrics, ImageSaver
+from callbacks import EvalMetrics, ImageSaver, RunGuard
 from nst.data import StylePairDataModule
-from nst.errors import ConfigError
+from nst.errors import ConfigError, NSTError
 from nst.model import NeuralStyleTransfer
 
 PATH_KEYS = ("content", "style", "init", "weights")
-LINKED_KEYS = ("content", "style", "size", "style_size")  # model.<key> -> data.<key>
+LINKED_KEYS = ("content", "style", "size", "style_size", "max_input_pixels")  # model -> data
 TRAINER_DEFAULTS = {
     "max_steps": 300,
     "max_epochs": -1,
@@ -38,6 +41,7 @@ TRAINER_DEFAULTS = {
 
 class NSTCLI(LightningCLI):
     def __init__(self, args: list[str] | None = None):
+        quiet_lightning()
         super().__init__(
             NeuralStyleTransfer,
             StylePairDataModule,
@@ -46,12 +50,17 @@ class NSTCLI(LightningCLI):
             trainer_defaults=TRAINER_DEFAULTS,
             auto_configure_optimizers=False,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"description": "Neural style transfer (Gatys et al.) with Lightning."},
+            parser_kwargs={
+                "description": "Neural style transfer (Gatys et al.) with Lightning.",
+                "exit_on_error": False,  # errors become one line in train.py, not a usage dump
+                "allow_abbrev": False,  # a typo is an error, not a silent prefix match
+            },
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ImageSaver, "image_saver")
         parser.add_lightning_class_args(EvalMetrics, "eval_metrics")
+        parser.add_lightning_class_args(RunGuard, "run_guard")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -77,6 +86,7 @@ class NSTCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
+        ensure_writable(Path(config.output_dir))
         name = self.run_name = config.run_name or default_run_name(config)
         ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
         config.ckpt_path = ckpt_path
@@ -89,7 +99,79 @@ class NSTCLI(LightningCLI):
             )
 
     def fit(self) -> None:
-        self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+        try:
+            self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+        except torch.OutOfMemoryError as e:
+            size = self.model.hparams.size
+            raise OutOfMemory(
+                f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
+                f"--model.size {round(size / 2 ** 0.5)} (half the pixels), or "
+                "--trainer.precision bf16-mixed"
+            ) from None
+
+
+class OutOfMemory(NSTError):
+    """The device ran out of memory."""
+
+
+def ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write to the output folder {folder} ({e.strerror or e}). "
+            "Fix: --output_dir to a folder you can write"
+        ) from None
+
+
+def check_config_files(args: list[str]) -> None:
+    """YAML syntax errors name the file and the line (jsonargparse only says 'unicode string')."""
+    for i, arg in enumerate(args):
+        key, eq, value = arg.partition("=")
+        if key not in ("--config", "-c"):
+            continue
+        path = Path(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist. Fix: check the --config path")
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"{where}: YAML syntax error: {problem}. Fix: correct the YAML there") from None
+
+
+def known_keys() -> list[str]:
+    """Every dotted key the command line accepts, for 'did you mean' suggestions."""
+    import inspect
+
+    from lightning.pytorch import Trainer
+
+    sections = {
+        "model": NeuralStyleTransfer, "data": StylePairDataModule, "trainer": Trainer,
+        "image_saver": ImageSaver, "eval_metrics": EvalMetrics, "run_guard": RunGuard,
+        "checkpoint": ModelCheckpoint,
+    }
+    keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep"]
+    for section, cls in sections.items():
+        params = inspect.signature(cls.__init__).parameters
+        keys += [f"{section}.{p}" for p in params if p not in ("self", "args", "kwargs")]
+    return keys
+
+
+def explain_argument_error(error: Exception) -> ConfigError:
+    message = " ".join(str(error).split())
+    unknown = re.search(r"unrecognized arguments: --?([\w.]+)", message)
+    group = re.search(r"Group '([\w.]+)' does not accept (?:nested key|option) '([\w.]+)'", message)
+    key = unknown.group(1) if unknown else f"{group.group(1)}.{group.group(2)}" if group else None
+    if key is None:
+        return ConfigError(f"{message[:400]}. Fix: see python train.py --help")
+    close = difflib.get_close_matches(key, known_keys(), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return ConfigError(f"unknown option {key}{hint} Fix: see python train.py --print_config")
 
 
 
@@ -163,11 +245,14 @@ def run(args: list[str] | None = None, fit: bool = True) -> NSTCLI:
     run one variant after another (``nst.sweep``)."""
     from nst.sweep import run_sweep, split_sweeps
 
-    quiet_lightning()
     args, sweeps = split_sweeps(list(args or []))
     if sweeps:
         return run_sweep(args, sweeps, run)
-    cli = NSTCLI(args)
+    check_config_files(args)
+    try:
+        cli = NSTCLI(args)
+    except argparse.ArgumentError as e:
+        raise explain_argument_error(e) from None
     if fit:
         cli.fit()
     return cli

@@ -10,9 +10,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, IterableDataset
 
 from nst.errors import ConfigError, ImageError
-from nst.images import load_image, resize_long_side
-
-MIN_SIDE = 16  # four poolings deep (relu5_x) still leaves one pixel
+from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize_long_side
 
 
 class StylePair(NamedTuple):
@@ -22,13 +20,19 @@ class StylePair(NamedTuple):
     style: torch.Tensor
 
 
-def load_pair(content: str, style: str, size: int, style_size: int | None = None) -> StylePair:
+def load_pair(
+    content: str,
+    style: str,
+    size: int,
+    style_size: int | None = None,
+    max_input_pixels: int = DEFAULT_MAX_PIXELS,
+) -> StylePair:
     """Load and resize the pair: content to ``size`` px on its long side, style to ``style_size``."""
     for name, value in (("size", size), ("style_size", style_size)):
         if value is not None and not (MIN_SIDE <= value <= 16384):
             raise ConfigError(f"{name}={value} is out of range; use {MIN_SIDE}..16384 pixels")
-    content_image = resize_long_side(load_image(content, "content image"), size)
-    style_image = resize_long_side(load_image(style, "style image"), style_size or size)
+    content_image = resize_long_side(load_image(content, "content image", max_input_pixels), size)
+    style_image = resize_long_side(load_image(style, "style image", max_input_pixels), style_size or size)
     for what, image in (("content", content_image), ("style", style_image)):
         if min(image.shape[-2:]) < MIN_SIDE:
             raise ImageError(
@@ -51,14 +55,24 @@ class RepeatedPair(IterableDataset):
 class StylePairDataModule(LightningDataModule):
     """Loads the (content, style) pair once and serves it to every training step."""
 
-    def __init__(self, content: str, style: str, size: int = 400, style_size: int | None = None):
+    def __init__(
+        self,
+        content: str,
+        style: str,
+        size: int = 400,
+        style_size: int | None = None,
+        max_input_pixels: int = DEFAULT_MAX_PIXELS,
+    ):
         super().__init__()
         self.content, self.style, self.size, self.style_size = content, style, size, style_size
+        self.max_input_pixels = max_input_pixels
         self.pair: StylePair | None = None
 
     def setup(self, stage: str) -> None:
         if self.pair is None:
-            self.pair = load_pair(self.content, self.style, self.size, self.style_size)
+            self.pair = load_pair(
+                self.content, self.style, self.size, self.style_size, self.max_input_pixels
+            )
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(RepeatedPair(self.pair), batch_size=None)

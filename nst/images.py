@@ -15,28 +15,52 @@ from torchvision.transforms.functional import pil_to_tensor
 
 from nst.errors import ImageError
 
-def load_image(path: str | os.PathLike, what: str = "image") -> torch.Tensor:
+DEFAULT_MAX_PIXELS = 200_000_000  # 200 MP: above any camera, below a decompression bomb
+MIN_SIDE = 16  # four poolings deep (relu5_x) still leaves one pixel
+
+
+def load_image(
+    path: str | os.PathLike, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> torch.Tensor:
     """Load ``path`` as 1x3xHxW float RGB in [0, 1].
 
     EXIF orientation is honoured; grayscale, palette, CMYK and 16-bit images are converted to
-    RGB; transparency is composited on white. Problems raise :class:`ImageError` in one line.
+    RGB; transparency is composited on white. Images over ``max_pixels`` pixels (checked from
+    the header, before decoding) or under ``MIN_SIDE`` pixels on a side are refused. Every
+    problem raises :class:`ImageError` with one line naming it and the fix.
     """
     path = Path(path).expanduser()
     if not path.exists():
         raise ImageError(f"{what} file {path} does not exist. Fix: check the path in the config")
     if path.is_dir():
         raise ImageError(f"{what} {path} is a directory. Fix: give an image file (.jpg, .png)")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{what} {path} is an empty file. Fix: give a real image file")
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's, so it can be raised
     try:
         with Image.open(path) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"{what} {path} is {width}x{height} = {width * height / 1e6:.0f} MP, over the "
+                    f"limit of {max_pixels / 1e6:.0f} MP (a guard against decompression bombs). "
+                    "Fix: downscale it, or raise model.max_input_pixels if you trust it"
+                )
+            if min(width, height) < MIN_SIDE:
+                raise ImageError(
+                    f"{what} {path} is only {width}x{height} px. Fix: use an image of at least "
+                    f"{MIN_SIDE} px on each side"
+                )
             im = ImageOps.exif_transpose(im)
             im.load()
             return pil_to_float_tensor(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(
             f"cannot read {what} {path} ({type(e).__name__}: {e}). Fix: re-save it as PNG or JPEG"
         ) from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"{what} {path} is too large ({e}). Fix: downscale it first") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
 
 
 def pil_to_float_tensor(im: Image.Image) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch import nn
 from nst.data import StylePair, load_pair
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
-from nst.images import load_image, resize
+from nst.images import DEFAULT_MAX_PIXELS, load_image, resize
 from nst.layers import LayerWeights, parse_layer_weights
 from nst.losses import (
     CONTENT_LOSSES,
@@ -63,6 +63,7 @@ class NeuralStyleTransfer(LightningModule):
         weights: ``vgg19-caffe``, ``vgg19-torchvision``, ``random`` (tests) or a weights file.
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         seed: seed of the initial noise, so that a run is reproducible.
+        max_input_pixels: larger input images are refused (decompression-bomb guard).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class NeuralStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: str = "max",
         seed: int = 0,
+        max_input_pixels: int = DEFAULT_MAX_PIXELS,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -131,7 +133,9 @@ class NeuralStyleTransfer(LightningModule):
             datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
             pair = getattr(datamodule, "pair", None)
             h = self.hparams
-            self.pair = pair if pair is not None else load_pair(h.content, h.style, h.size, h.style_size)
+            self.pair = pair if pair is not None else load_pair(
+                h.content, h.style, h.size, h.style_size, h.max_input_pixels
+            )
         if self.vgg is None:
             layers = [*self.content_layer_weights, *self.style_layer_weights]
             self.vgg = VGGFeatures(load_weights(self.hparams.weights), layers, self.hparams.pooling)
@@ -151,7 +155,8 @@ class NeuralStyleTransfer(LightningModule):
             return torch.lerp(content, noise, ratio)
         if init == "style":
             return resize(style, tuple(content.shape[-2:]))
-        return resize(load_image(init, "init image"), tuple(content.shape[-2:]))
+        image = load_image(init, "init image", self.hparams.max_input_pixels)
+        return resize(image, tuple(content.shape[-2:]))
 
     def on_fit_start(self) -> None:
         """Compute the content and style targets once, on the training device."""
@@ -190,8 +195,10 @@ class NeuralStyleTransfer(LightningModule):
             if hasattr(module, "resample"):
                 module.resample(self.global_step)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        """Keep pixels valid: project back into [0, 1] after every optimiser step."""
+    def optimizer_step(self, *args, **kwargs) -> None:
+        """Keep pixels valid: project back into [0, 1] right after every optimiser step (before
+        any callback sees or checkpoints the image)."""
+        super().optimizer_step(*args, **kwargs)
         with torch.no_grad():
             self.image.clamp_(0, 1)
 

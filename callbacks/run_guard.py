@@ -1,0 +1,102 @@
+"""Makes sure a run never loses its work: NaN/Inf detection and a checkpoint on interruption."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+
+from nst.errors import ConfigError, NSTError
+from nst.images import save_image
+
+ON_NAN = ("stop", "restore_and_halve_lr")
+
+
+class NonFiniteLossError(NSTError):
+    """The loss or the image became NaN or infinite."""
+
+
+class RunGuard(Callback):
+    """Every ``check_every_n_steps`` steps, check that the loss and the image are finite and keep
+    a copy of the image (one host sync per check, not per step). On NaN/Inf: save the last finite
+    image as ``last_good.png`` and stop with a message naming the knob to lower, or, with
+    ``on_nan: restore_and_halve_lr``, go back to that image with half the learning rate (at most
+    ``max_restores`` times). On Ctrl-C, SIGTERM or any error: write ``checkpoints/last.ckpt``
+    and say how to resume.
+    """
+
+    def __init__(self, check_every_n_steps: int = 10, on_nan: str = "stop", max_restores: int = 4):
+        if on_nan not in ON_NAN:
+            raise ConfigError(f"unknown run_guard.on_nan '{on_nan}'; valid: {', '.join(ON_NAN)}")
+        if check_every_n_steps < 1:
+            raise ConfigError(f"run_guard.check_every_n_steps must be >= 1, got {check_every_n_steps}")
+        self.check_every_n_steps = check_every_n_steps
+        self.on_nan = on_nan
+        self.max_restores = max_restores
+        self.restores = 0
+        self.good: torch.Tensor | None = None
+        self.good_step = 0
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.good, self.good_step = pl_module.image.detach().clone(), trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % self.check_every_n_steps:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        finite = torch.isfinite(pl_module.image).all()
+        if loss is not None:
+            finite = finite & torch.isfinite(loss.detach())
+        if bool(finite):  # the one host sync of the check
+            self.good, self.good_step = pl_module.image.detach().clone(), step
+            return
+        path = self._save_last_good(trainer, pl_module)
+        optimizer = trainer.optimizers[0]
+        lr = optimizer.param_groups[0]["lr"]
+        if self.on_nan == "restore_and_halve_lr" and self.restores < self.max_restores:
+            self.restores += 1
+            with torch.no_grad():
+                pl_module.image.copy_(self.good)
+            optimizer.state.clear()  # moments may hold NaN
+            for group in optimizer.param_groups:
+                group["lr"] = group["lr"] / 2
+            print(f"nst: non-finite loss at step {step}; back to step {self.good_step}'s image "
+                  f"with lr {lr / 2:g} (restore {self.restores}/{self.max_restores})", file=sys.stderr)
+            return
+        raise NonFiniteLossError(
+            f"the loss became NaN/Inf at step {step} (lr {lr:g}); the last finite image (step "
+            f"{self.good_step}) is kept at {path}. Fix: lower model.lr or the loss weights, "
+            "or set run_guard.on_nan: restore_and_halve_lr"
+        )
+
+    @rank_zero_only
+    def _save_last_good(self, trainer: Trainer, pl_module: LightningModule) -> Path:
+        return save_image(self.good, Path(trainer.log_dir) / "last_good.png", pl_module.config_metadata())
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, NSTError) or getattr(pl_module, "image", None) is None:
+            return  # a configuration or NaN error: nothing worth resuming was made
+        if not torch.isfinite(pl_module.image).all():
+            return
+        checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+        folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else Path(trainer.log_dir) / "checkpoints"
+        path = folder / "last.ckpt"
+        try:
+            trainer.save_checkpoint(path)
+        except Exception as e:  # never hide the original error behind this one
+            print(f"nst: could not write {path}: {e}", file=sys.stderr)
+            return
+        self._say_how_to_resume(trainer, exception, path)
+
+    @rank_zero_only
+    def _say_how_to_resume(self, trainer: Trainer, exception: BaseException, path: Path) -> None:
+        args = [a for a in sys.argv[1:] if not a.startswith("--ckpt_path")]
+        command = shlex.join(["python", "train.py", *args, "--ckpt_path", str(path)])
+        print(f"nst: stopped at step {trainer.global_step} ({type(exception).__name__}); checkpoint "
+              f"saved to {path}. Resume with: {command}", file=sys.stderr)
