@@ -167,6 +167,10 @@ def explain_argument_error(error: Exception) -> ConfigError:
     unknown = re.search(r"unrecognized arguments: --?([\w.]+)", message)
     group = re.search(r"Group '([\w.]+)' does not accept (?:nested key|option) '([\w.]+)'", message)
     key = unknown.group(1) if unknown else f"{group.group(1)}.{group.group(2)}" if group else None
+    missing = re.search(r'Parser key "([\w.]+)": Expected .* Got value: None', message)
+    if missing:
+        short = {"model.content": " (or --content)", "model.style": " (or --style)"}.get(missing.group(1), "")
+        return ConfigError(f"{missing.group(1)} is required. Fix: give --{missing.group(1)}{short} or a --config")
     if key is None:
         return ConfigError(f"{message[:400]}. Fix: see python train.py --help")
     close = difflib.get_close_matches(key, known_keys(), n=1, cutoff=0.6)

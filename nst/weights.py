@@ -299,6 +299,12 @@ def load_weights_file(path: str | Path) -> VGGWeights:
     if suffix == ".safetensors":
         return VGGWeights(_load_safetensors(path), _safetensors_preprocessing(path), str(path))
     if suffix == ".h5":
+        digest = _md5(path.read_bytes())
+        if digest != KERAS_MD5:
+            raise WeightsError(
+                f"{path} has md5 {digest}, not the Keras VGG19 notop file's {KERAS_MD5}. Fix: use "
+                f"the official {KERAS_FILE}, or convert yours to .safetensors"
+            )
         return VGGWeights(convert_keras_h5(str(path)), CAFFE, str(path))
     if suffix in (".pth", ".pt", ".bin", ".ckpt"):
         try:

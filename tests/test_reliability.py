@@ -84,6 +84,11 @@ def test_bad_config_values(tmp_path, capsys, extra, message):
     assert message in one_line_error(capsys)
 
 
+def test_missing_style_says_what_to_give(capsys):
+    assert train.main(["--content", str(ASSETS / "home.jpg")]) == 2
+    assert "model.style is required" in one_line_error(capsys)
+
+
 def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
     config = tmp_path / "broken.yaml"
     config.write_text("model:\n  size: 64\n  style_layers: [relu1_1\ntrainer:\n  max_steps: 3\n")

