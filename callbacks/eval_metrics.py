@@ -30,9 +30,11 @@ class EvalMetrics(Callback):
         if not self.enabled:
             return
         vgg = VGGFeatures(load_weights(pl_module.hparams.weights, progress=False), EVAL_LAYERS)
-        content, style = pl_module.pair
-        self.metrics = StyleTransferMetrics(vgg.to(pl_module.device), content.to(pl_module.device),
-                                            style.to(pl_module.device))
+        device = pl_module.device
+        content, styles = pl_module.pair
+        self.metrics = StyleTransferMetrics(
+            vgg.to(device), content.to(device), [s.to(device) for s in styles], pl_module.style_blend
+        )
 
     def measure(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.last = self.metrics(pl_module.output_image())

@@ -33,8 +33,11 @@ class FeatureMaps(Callback):
 
         vgg = VGGFeatures(load_weights(pl_module.hparams.weights, progress=False), self.layers)
         vgg = vgg.to(pl_module.device)
-        content, style = (t.to(pl_module.device) for t in pl_module.pair)
-        images = {"content": content, "style": style, "generated": pl_module.output_image().float()}
+        content, styles = pl_module.pair
+        images = {"content": content.to(pl_module.device)}
+        for i, style in enumerate(styles):
+            images["style" if len(styles) == 1 else f"style_{i}"] = style.to(pl_module.device)
+        images["generated"] = pl_module.output_image()
         for name, image in images.items():
             for tag, picture in layer_pictures(vgg, image, self.layers, self.top_k).items():
                 layer, kind = tag.split("/")

@@ -52,8 +52,10 @@ class ImageSaver(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         writer = self._tensorboard(trainer)
         if writer is not None and pl_module.pair is not None:
-            writer.add_image("input/content", pl_module.pair.content[0], 0)
-            writer.add_image("input/style", pl_module.pair.style[0], 0)
+            content, styles = pl_module.pair
+            writer.add_image("input/content", content[0], 0)
+            for i, style in enumerate(styles):
+                writer.add_image("input/style" if len(styles) == 1 else f"input/style_{i}", style[0], 0)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = trainer.global_step

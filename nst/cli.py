@@ -24,12 +24,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from callbacks import EvalMetrics, ImageSaver, RunGuard
-from nst.data import StylePairDataModule
+from nst.data import StylePairDataModule, style_paths
 from nst.errors import ConfigError, NSTError
 from nst.model import NeuralStyleTransfer
 
 PATH_KEYS = ("content", "style", "init", "weights")
-LINKED_KEYS = ("content", "style", "size", "style_size", "max_input_pixels")  # model -> data
+LINKED_KEYS = ("content", "style", "size", "style_size", "max_input_pixels", "style_scale")
 TRAINER_DEFAULTS = {
     "max_steps": 300,
     "max_epochs": -1,
@@ -167,7 +167,7 @@ def explain_argument_error(error: Exception) -> ConfigError:
     unknown = re.search(r"unrecognized arguments: --?([\w.]+)", message)
     group = re.search(r"Group '([\w.]+)' does not accept (?:nested key|option) '([\w.]+)'", message)
     key = unknown.group(1) if unknown else f"{group.group(1)}.{group.group(2)}" if group else None
-    missing = re.search(r'Parser key "([\w.]+)": Expected .* Got value: None', message)
+    missing = re.search(r'Parser key "([\w.]+)":.*(?:Got|Given) value: None', message)
     if missing:
         short = {"model.content": " (or --content)", "model.style": " (or --style)"}.get(missing.group(1), "")
         return ConfigError(f"{missing.group(1)} is required. Fix: give --{missing.group(1)}{short} or a --config")
@@ -191,22 +191,29 @@ def resolve_config_paths(config: Namespace) -> None:
             continue
         for key in PATH_KEYS:
             value = written.get(key)
-            if not isinstance(value, str) or value != config.model.get(key):
+            if value is None or value != config.model.get(key):
                 continue
-            if key in ("init", "weights") and not Path(value).suffix:
-                continue  # a name such as `content` or `vgg19-caffe`, not a file
-            if not Path(value).expanduser().is_absolute():
-                config.model[key] = os.path.normpath(config_file.parent / value)
+            if key == "style" and isinstance(value, list):
+                config.model[key] = [relative_to(config_file, v) for v in value]
+            elif isinstance(value, str) and (key in ("content", "style") or Path(value).suffix):
+                config.model[key] = relative_to(config_file, value)  # init/weights may be names
     for key in LINKED_KEYS:  # links were applied while parsing, before this resolution
         config.data[key] = config.model[key]
+
+
+def relative_to(config_file: Path, value: str) -> str:
+    if Path(value).expanduser().is_absolute():
+        return value
+    return os.path.normpath(config_file.parent / value)
 
 
 def default_run_name(config: Namespace) -> str:
     configs = config.get("config") or []
     if configs:
         return Path(str(configs[-1])).stem
-    stems = [Path(str(p)).stem for p in (config.model.content, config.model.style)]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(stems))
+    styles = style_paths(config.model.style)
+    stems = [Path(str(config.model.content)).stem, "+".join(Path(p).stem for p in styles)]
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", "_".join(stems))
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_root: Path) -> tuple[str | None, int | None]:

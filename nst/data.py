@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
+import os
+from collections.abc import Sequence
+from typing import NamedTuple, Optional, Union
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -14,32 +16,53 @@ from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize_long_sid
 
 
 class StylePair(NamedTuple):
-    """Content and style images, 1x3xHxW float RGB in [0, 1], already at their working size."""
+    """The content image and one or more style images, 1x3xHxW float RGB in [0, 1], already at
+    their working sizes."""
 
     content: torch.Tensor
-    style: torch.Tensor
+    styles: tuple[torch.Tensor, ...]
+
+
+def style_paths(style: str | Sequence[str]) -> list[str]:
+    paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
+    if not paths:
+        raise ConfigError("style: give at least one style image")
+    return [str(p) for p in paths]
+
+
+def style_long_side(size: int, style_size: int | None, style_scale: float) -> int:
+    """``style_size`` if given, else ``size * style_scale`` (jcjohnson's -style_scale)."""
+    if not style_scale > 0:
+        raise ConfigError(f"style_scale must be > 0, got {style_scale}")
+    return style_size if style_size is not None else round(size * style_scale)
 
 
 def load_pair(
     content: str,
-    style: str,
+    style: str | Sequence[str],
     size: int,
     style_size: int | None = None,
     max_input_pixels: int = DEFAULT_MAX_PIXELS,
+    style_scale: float = 1.0,
 ) -> StylePair:
-    """Load and resize the pair: content to ``size`` px on its long side, style to ``style_size``."""
-    for name, value in (("size", size), ("style_size", style_size)):
-        if value is not None and not (MIN_SIDE <= value <= 16384):
+    """Load and resize: content to ``size`` px on its long side, every style image to
+    ``style_size`` (or ``size * style_scale``) px on its long side."""
+    long_side = style_long_side(size, style_size, style_scale)
+    for name, value in (("size", size), ("style size", long_side)):
+        if not (MIN_SIDE <= value <= 16384):
             raise ConfigError(f"{name}={value} is out of range; use {MIN_SIDE}..16384 pixels")
     content_image = resize_long_side(load_image(content, "content image", max_input_pixels), size)
-    style_image = resize_long_side(load_image(style, "style image", max_input_pixels), style_size or size)
-    for what, image in (("content", content_image), ("style", style_image)):
+    styles = tuple(
+        resize_long_side(load_image(path, "style image", max_input_pixels), long_side)
+        for path in style_paths(style)
+    )
+    for what, image in (("content", content_image), *(("style", s) for s in styles)):
         if min(image.shape[-2:]) < MIN_SIDE:
             raise ImageError(
                 f"the {what} image is {image.shape[-1]}x{image.shape[-2]} px at this size; VGG19 "
                 f"needs at least {MIN_SIDE} px on the short side. Fix: raise `size` or crop it"
             )
-    return StylePair(content_image, style_image)
+    return StylePair(content_image, styles)
 
 
 class RepeatedPair(IterableDataset):
@@ -58,20 +81,22 @@ class StylePairDataModule(LightningDataModule):
     def __init__(
         self,
         content: str,
-        style: str,
+        style: Union[str, list[str]],
         size: int = 400,
-        style_size: int | None = None,
+        style_size: Optional[int] = None,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
+        style_scale: float = 1.0,
     ):
         super().__init__()
         self.content, self.style, self.size, self.style_size = content, style, size, style_size
-        self.max_input_pixels = max_input_pixels
+        self.max_input_pixels, self.style_scale = max_input_pixels, style_scale
         self.pair: StylePair | None = None
 
     def setup(self, stage: str) -> None:
         if self.pair is None:
             self.pair = load_pair(
-                self.content, self.style, self.size, self.style_size, self.max_input_pixels
+                self.content, self.style, self.size, self.style_size, self.max_input_pixels,
+                self.style_scale,
             )
 
     def train_dataloader(self) -> DataLoader:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from nst.features import VGGFeatures
 from nst.layers import parse_layer_weights
-from nst.losses import GramLoss, LayerLosses, SlicedWassersteinLoss, TVLoss
+from nst.losses import GramLoss, LayerLosses, SlicedWassersteinLoss, TVLoss, WeightedSum
 
 EVAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 EVAL_SEED = 0
@@ -25,20 +27,32 @@ class StyleTransferMetrics(nn.Module):
     ``eval/sliced_wasserstein`` (same layers, fixed directions), ``eval/ssim_content``
     (SSIM of luminance against the content image) and ``eval/tv`` (mean absolute TV)."""
 
-    def __init__(self, vgg: VGGFeatures, content: torch.Tensor, style: torch.Tensor):
+    def __init__(
+        self,
+        vgg: VGGFeatures,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        blend: dict[int, float] | None = None,
+    ):
         super().__init__()
         missing = set(EVAL_LAYERS) - set(vgg.layers)
         if missing:
             raise ValueError(f"evaluation network lacks layers {sorted(missing)}")
         self.vgg = vgg
+        blend = blend or {0: 1.0}
         weights = parse_layer_weights(EVAL_LAYERS)
-        with torch.no_grad():
-            features = vgg(style)
-        self.gram = LayerLosses({n: GramLoss(features[n]) for n in weights}, weights)
-        self.sliced = LayerLosses(
-            {n: SlicedWassersteinLoss(features[n], seed=EVAL_SEED + i) for i, n in enumerate(weights)},
-            weights,
-        )
+        grams, sliced = [], []
+        for index in blend:
+            with torch.no_grad():
+                features = vgg(styles[index])
+            grams.append(LayerLosses({n: GramLoss(features[n]) for n in weights}, weights))
+            sliced.append(LayerLosses(
+                {n: SlicedWassersteinLoss(features[n], seed=EVAL_SEED + i) for i, n in enumerate(weights)},
+                weights,
+            ))
+        # several styles: the blend-weighted distance to each
+        self.gram = WeightedSum(grams, list(blend.values()))
+        self.sliced = WeightedSum(sliced, list(blend.values()))
         self.tv = TVLoss(1)
         self.register_buffer("content_luminance", luminance(content), persistent=False)
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from nst.data import StylePair, load_pair
+from nst.color import (
+    check_preserve_color,
+    luminance_image,
+    match_color_histogram,
+    match_luminance,
+    with_chroma_of,
+)
+from nst.data import StylePair, load_pair, style_paths
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
 from nst.images import DEFAULT_MAX_PIXELS, load_image, resize
@@ -21,6 +28,7 @@ from nst.losses import (
     STYLE_LOSSES,
     LayerLosses,
     TVLoss,
+    WeightedSum,
     build_layer_losses,
     check_options,
     lookup,
@@ -33,15 +41,33 @@ OPTIMIZERS = ("adam", "lbfgs")
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 
 
+def blend_weights(styles: Sequence[str], weights: Optional[Sequence[float]]) -> dict[int, float]:
+    """``{style index: weight}`` normalised to sum 1; styles with weight 0 are left out."""
+    if weights is None:
+        weights = [1.0] * len(styles)
+    if len(weights) != len(styles):
+        raise ConfigError(
+            f"style_blend_weights has {len(weights)} values for {len(styles)} style images; give one each"
+        )
+    if any(not (w >= 0) or w == float("inf") for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"style_blend_weights must be finite, >= 0 and not all 0, got {list(weights)}")
+    total = float(sum(weights))
+    return {i: w / total for i, w in enumerate(weights) if w > 0}
+
+
 class NeuralStyleTransfer(LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of ``image`` so that VGG19 sees the
     content of ``content`` and the style (Gram statistics) of ``style``.
 
     Args:
         content: content photo (path).
-        style: style painting (path).
+        style: style painting (path), or a list of paintings to blend.
         size: longest side of the generated image in pixels.
-        style_size: longest side the style image is resized to (default: ``size``).
+        style_size: longest side the style images are resized to (default: ``size * style_scale``).
+        style_scale: style image size relative to ``size`` (jcjohnson's -style_scale).
+        style_blend_weights: one weight per style image (normalised to sum 1; default equal).
+        preserve_color: ``none``, ``luminance`` (style on luminance only, the photo's chroma
+            kept) or ``histogram`` (the style recoloured to the photo's colour mean/covariance).
         content_loss: registered content loss: ``mse`` (default) or ``cosine``.
         content_loss_options: keyword options of the content loss, e.g. ``{normalization: gatys}``.
         style_loss: registered style loss: ``gram`` (default), ``mean_std``, ``wasserstein2``,
@@ -69,9 +95,12 @@ class NeuralStyleTransfer(LightningModule):
     def __init__(
         self,
         content: str,
-        style: str,
+        style: Union[str, list[str]],
         size: int = 400,
         style_size: Optional[int] = None,
+        style_scale: float = 1.0,
+        style_blend_weights: Optional[list[float]] = None,
+        preserve_color: str = "none",
         content_loss: str = "mse",
         content_loss_options: Optional[dict] = None,
         style_loss: str = "gram",
@@ -115,6 +144,8 @@ class NeuralStyleTransfer(LightningModule):
             raise ConfigError(f"init_noise_ratio must be in [0, 1], got {init_noise_ratio}")
         if lr is not None and not lr > 0:
             raise ConfigError(f"lr must be > 0, got {lr}")
+        check_preserve_color(preserve_color)
+        self.style_blend = blend_weights(style_paths(style), style_blend_weights)
         self.content_layer_weights = parse_layer_weights(content_layers, "content_layers")
         if style_layers is None:
             style_layers = style_entry.default_layers or GATYS_STYLE_LAYERS
@@ -133,17 +164,29 @@ class NeuralStyleTransfer(LightningModule):
             datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
             pair = getattr(datamodule, "pair", None)
             h = self.hparams
-            self.pair = pair if pair is not None else load_pair(
-                h.content, h.style, h.size, h.style_size, h.max_input_pixels
-            )
+            if pair is None:
+                pair = load_pair(h.content, h.style, h.size, h.style_size, h.max_input_pixels,
+                                 h.style_scale)
+            if h.preserve_color == "histogram":
+                pair = StylePair(pair.content, tuple(match_color_histogram(s, pair.content)
+                                                     for s in pair.styles))
+            self.pair = pair
         if self.vgg is None:
             layers = [*self.content_layer_weights, *self.style_layer_weights]
             self.vgg = VGGFeatures(load_weights(self.hparams.weights), layers, self.hparams.pooling)
         if self.image is None:
             self.image = nn.Parameter(self.initial_image())
 
+    def optimised_pair(self) -> StylePair:
+        """What VGG compares: the pair itself, or its luminance for ``preserve_color: luminance``."""
+        content, styles = self.pair
+        if self.hparams.preserve_color != "luminance":
+            return self.pair
+        return StylePair(luminance_image(content), tuple(match_luminance(s, content) for s in styles))
+
     def initial_image(self) -> torch.Tensor:
-        content, style = self.pair
+        content, styles = self.optimised_pair()
+        style = styles[0]
         init, ratio = self.hparams.init, self.hparams.init_noise_ratio
         generator = torch.Generator().manual_seed(self.hparams.seed)
         noise = torch.rand(content.shape, generator=generator)
@@ -160,17 +203,22 @@ class NeuralStyleTransfer(LightningModule):
 
     def on_fit_start(self) -> None:
         """Compute the content and style targets once, on the training device."""
-        content, style = (t.to(self.device) for t in self.pair)
-        with torch.no_grad():
-            content_features, style_features = self.vgg(content), self.vgg(style)
+        content, styles = self.optimised_pair()
         h = self.hparams
+        with torch.no_grad():
+            content_features = self.vgg(content.to(self.device))
+            style_features = [self.vgg(styles[i].to(self.device)) for i in self.style_blend]
         self.content_loss = build_layer_losses(
             "content", h.content_loss, h.content_loss_options, content_features,
             self.content_layer_weights, h.seed,
         )
-        self.style_loss = build_layer_losses(
-            "style", h.style_loss, h.style_loss_options, style_features,
-            self.style_layer_weights, h.seed,
+        self.style_loss = WeightedSum(
+            [
+                build_layer_losses("style", h.style_loss, h.style_loss_options, features,
+                                   self.style_layer_weights, h.seed + 7919 * i)
+                for i, features in zip(self.style_blend, style_features)
+            ],
+            list(self.style_blend.values()),
         )
 
     # ------------------------------------------------------------------ optimisation
@@ -214,8 +262,12 @@ class NeuralStyleTransfer(LightningModule):
 
     # ------------------------------------------------------------------ outputs
     def output_image(self) -> torch.Tensor:
-        """The image as a user should see it: 1x3xHxW in [0, 1], detached."""
-        return self.image.detach().clamp(0, 1)
+        """The image as a user should see it: 1x3xHxW in [0, 1], detached (with the photo's
+        chroma under ``preserve_color: luminance``)."""
+        image = self.image.detach().float().clamp(0, 1)
+        if self.hparams.preserve_color == "luminance":
+            image = with_chroma_of(image, self.pair.content.to(image.device))
+        return image
 
     def config_metadata(self) -> dict[str, str]:
         """The run's hyper-parameters and their hash, embedded in every saved PNG."""

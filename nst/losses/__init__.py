@@ -25,7 +25,7 @@ from nst.losses.tv import TVLoss
 __all__ = [
     "CONTENT_LOSSES", "STYLE_LOSSES", "ContentLoss", "CosineContentLoss", "GramLoss",
     "HistogramLoss", "LayerLosses", "MRFLoss", "MeanStdLoss", "SlicedWassersteinLoss", "TVLoss",
-    "Wasserstein2Loss", "build_layer_losses", "gram_matrix", "pixel_gram",
+    "Wasserstein2Loss", "WeightedSum", "build_layer_losses", "gram_matrix", "pixel_gram",
     "register_content_loss", "register_style_loss",
 ]
 
@@ -40,6 +40,20 @@ class LayerLosses(nn.Module):
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights[name] * loss(features[name]) for name, loss in self.losses.items())
+
+
+class WeightedSum(nn.Module):
+    """sum_i w_i * loss_i(features): several style images blended. For Gram (and any squared
+    distance to a statistic) this has the gradient of one loss against the weighted average of
+    the targets, jcjohnson's -style_blend_weights."""
+
+    def __init__(self, losses: list[nn.Module], weights: list[float]):
+        super().__init__()
+        self.losses = nn.ModuleList(losses)
+        self.weights = list(weights)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(w * loss(features) for w, loss in zip(self.weights, self.losses))
 
 
 def build_layer_losses(

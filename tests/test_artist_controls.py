@@ -1,0 +1,89 @@
+"""Artist controls: several styles blended, colour preservation, style scale."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nst.cli import run
+from nst.color import match_color_histogram, rgb_to_yiq, with_chroma_of
+from nst.errors import ConfigError
+from nst.images import load_image
+from nst.model import blend_weights
+from tests.conftest import ASSETS, tiny_args
+
+STARRY, FRUITS = str(ASSETS / "starry_night.jpg"), str(ASSETS / "fruits.jpg")
+
+
+def final_image(cli) -> torch.Tensor:
+    return load_image(Path(cli.trainer.log_dir) / "final.png")
+
+
+def test_blend_weights_are_normalised_and_checked():
+    assert blend_weights(["a", "b"], [3, 1]) == {0: 0.75, 1: 0.25}
+    assert blend_weights(["a", "b"], None) == {0: 0.5, 1: 0.5}
+    assert blend_weights(["a", "b"], [1, 0]) == {0: 1.0}
+    for bad in ([1], [1, -1], [0, 0], [1, float("nan")]):
+        with pytest.raises(ConfigError):
+            blend_weights(["a", "b"], bad)
+
+
+def test_blend_one_zero_equals_the_single_style_run(tmp_path):
+    single = run(tiny_args(tmp_path / "a", "--model.style", STARRY, steps=5))
+    blend = run(tiny_args(tmp_path / "b", "--model.style", f"[{STARRY}, {FRUITS}]",
+                          "--model.style_blend_weights", "[1, 0]", steps=5))
+    assert torch.equal(single.model.image, blend.model.image)
+    half = run(tiny_args(tmp_path / "c", "--model.style", f"[{STARRY}, {FRUITS}]", steps=5))
+    assert not torch.equal(single.model.image, half.model.image)
+    assert len(half.model.style_loss.losses) == 2
+    assert Path(half.trainer.log_dir).parent.name == "home_starry_night+fruits"
+
+
+def test_luminance_mode_keeps_the_content_chroma(tmp_path):
+    cli = run(tiny_args(tmp_path, "--model.preserve_color", "luminance", "--model.init", "noise",
+                        steps=5))
+    out = final_image(cli)
+    content = cli.model.pair.content
+    assert not torch.allclose(rgb_to_yiq(out)[:, :1], rgb_to_yiq(content)[:, :1], atol=0.05)
+    unclipped = ((out > 1 / 255) & (out < 254 / 255)).all(dim=1, keepdim=True)
+    chroma_diff = (rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs()
+    assert unclipped.float().mean() > 0.5
+    assert chroma_diff[unclipped.expand_as(chroma_diff)].max() < 2 / 255  # quantisation only
+
+
+def test_with_chroma_of_is_exact_before_clamping():
+    luma, chroma = torch.rand(1, 3, 8, 8) * 0.2 + 0.4, torch.rand(1, 3, 8, 8) * 0.2 + 0.4
+    mixed = with_chroma_of(luma, chroma)
+    torch.testing.assert_close(rgb_to_yiq(mixed)[:, 1:], rgb_to_yiq(chroma)[:, 1:], atol=1e-6, rtol=0)
+    torch.testing.assert_close(rgb_to_yiq(mixed)[:, :1], rgb_to_yiq(luma)[:, :1], atol=1e-6, rtol=0)
+
+
+def test_histogram_mode_gives_the_style_the_content_colour_statistics():
+    content = load_image(ASSETS / "fruits.jpg")
+    style = load_image(ASSETS / "starry_night.jpg")
+    c = content[0].reshape(3, -1)
+    exact = match_color_histogram(style, content, clamp=False)[0].reshape(3, -1)
+    torch.testing.assert_close(exact.mean(1), c.mean(1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cov(exact), torch.cov(c), atol=5e-5, rtol=0)  # eps on the diagonal
+    clamped = match_color_histogram(style, content)[0].reshape(3, -1)
+    assert 0 <= clamped.min() and clamped.max() <= 1
+    torch.testing.assert_close(torch.cov(clamped), torch.cov(c), atol=0.01, rtol=0.15)
+
+
+def test_histogram_mode_through_the_cli(tmp_path):
+    cli = run(tiny_args(tmp_path, "--model.preserve_color", "histogram", steps=2))
+    content, (style,) = cli.model.pair
+    torch.testing.assert_close(style[0].reshape(3, -1).mean(1), content[0].reshape(3, -1).mean(1),
+                               atol=0.02, rtol=0)
+
+
+def test_style_scale_and_style_size(tmp_path):
+    cli = run(tiny_args(tmp_path, "--model.style_scale", "2", steps=1, size=32))
+    assert max(cli.model.pair.styles[0].shape[-2:]) == 64
+    cli = run(tiny_args(tmp_path, "--model.style_size", "48", "--model.style_scale", "2", steps=1))
+    assert max(cli.model.pair.styles[0].shape[-2:]) == 48  # an explicit size wins
+
+
+def test_unknown_preserve_color(tmp_path):
+    with pytest.raises(ConfigError, match="valid: none, luminance, histogram"):
+        run(tiny_args(tmp_path, "--model.preserve_color", "sepia", steps=1))
