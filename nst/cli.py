@@ -79,6 +79,14 @@ class NSTCLI(LightningCLI):
             help="Folder name under output_dir (default: the config's name, or content_style).",
         )
         parser.add_argument(
+            "--scales", type=list[int] | None, default=None,
+            help="Coarse-to-fine sizes, e.g. [128,256,512]: each stage starts from the last.",
+        )
+        parser.add_argument(
+            "--steps_per_scale", type=list[int] | None, default=None,
+            help="Steps at each of scales (default: trainer.max_steps at each).",
+        )
+        parser.add_argument(
             "--ckpt_path", type=str | None, default=None,
             help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
         )
@@ -155,7 +163,8 @@ def known_keys() -> list[str]:
         "image_saver": ImageSaver, "eval_metrics": EvalMetrics, "run_guard": RunGuard,
         "checkpoint": ModelCheckpoint,
     }
-    keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep"]
+    keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep", "scales",
+            "steps_per_scale"]
     for section, cls in sections.items():
         params = inspect.signature(cls.__init__).parameters
         keys += [f"{section}.{p}" for p in params if p not in ("self", "args", "kwargs")]
@@ -259,11 +268,15 @@ def run(args: list[str] | None = None, fit: bool = True) -> NSTCLI:
     args, sweeps = split_sweeps(list(args or []))
     if sweeps:
         return run_sweep(args, sweeps, run)
+    from nst.multiscale import run_multiscale
+
     check_config_files(args)
     try:
         cli = NSTCLI(args)
     except argparse.ArgumentError as e:
         raise explain_argument_error(e) from None
+    if fit and cli.config.scales:
+        return run_multiscale(args, cli, run)
     if fit:
         cli.fit()
     return cli

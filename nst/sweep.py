@@ -54,9 +54,11 @@ def label(variant: list[tuple[str, str]]) -> str:
     return ",".join(f"{k.split('.')[-1]}={v}" for k, v in variant)
 
 
-def next_sweep_dir(root: Path) -> Path:
-    taken = [int(m.group(1)) for p in root.glob("sweep_*") if (m := re.fullmatch(r"sweep_(\d+)", p.name))]
-    return root / f"sweep_{max(taken, default=-1) + 1}"
+def next_group_dir(root: Path, prefix: str = "sweep") -> Path:
+    """``root/<prefix>_N`` with the first unused N, so a group of runs never overwrites another."""
+    pattern = re.compile(rf"{re.escape(prefix)}_(\d+)")
+    taken = [int(m.group(1)) for p in root.glob(f"{prefix}_*") if (m := pattern.fullmatch(p.name))]
+    return root / f"{prefix}_{max(taken, default=-1) + 1}"
 
 
 def run_sweep(argv: list[str], sweeps: list[tuple[str, list[str]]], run) -> Path:
@@ -65,7 +67,7 @@ def run_sweep(argv: list[str], sweeps: list[tuple[str, list[str]]], run) -> Path
     overrides = [[f"--{key}={value}" for key, value in variant] for variant in all_variants]
     # parsing (without running) the first variant tells where the sweep lives
     probe = run([*argv, *overrides[0]], fit=False)
-    sweep_dir = next_sweep_dir(Path(probe.config.output_dir) / probe.run_name)
+    sweep_dir = next_group_dir(Path(probe.config.output_dir) / probe.run_name)
     results = []
     for variant, override in zip(all_variants, overrides):
         name = f"{probe.run_name}/{sweep_dir.name}/{label(variant)}"

@@ -8,7 +8,7 @@ import torch
 from nst.cli import run
 from nst.color import match_color_histogram, rgb_to_yiq, with_chroma_of
 from nst.errors import ConfigError
-from nst.images import load_image
+from nst.images import load_image, resize
 from nst.model import blend_weights
 from tests.conftest import ASSETS, tiny_args
 
@@ -87,3 +87,25 @@ def test_style_scale_and_style_size(tmp_path):
 def test_unknown_preserve_color(tmp_path):
     with pytest.raises(ConfigError, match="valid: none, luminance, histogram"):
         run(tiny_args(tmp_path, "--model.preserve_color", "sepia", steps=1))
+
+
+def test_multiscale_starts_each_scale_from_the_last(tmp_path):
+    result = run(tiny_args(tmp_path, "--scales", "[32, 48]", "--steps_per_scale", "[4, 2]"))
+    group = tmp_path / "outputs" / "home_starry_night" / "multiscale_0"
+    assert result == group / "final.png"
+    small, large = group / "scale_32" / "version_0", group / "scale_48" / "version_0"
+    start = load_image(large / "step_00000.png")
+    assert start.shape[-2:] == (36, 48)
+    upsampled = resize(load_image(small / "final.png"), (36, 48))
+    assert (start - upsampled).abs().max() <= 1.5 / 255  # the last scale's result, upsampled
+    for folder, steps in ((small, 4), (large, 2)):
+        ckpt = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
+        assert ckpt["global_step"] == steps
+    assert torch.equal(load_image(group / "final.png"), load_image(large / "final.png"))
+
+
+def test_bad_scales(tmp_path):
+    with pytest.raises(ConfigError, match="increasing"):
+        run(tiny_args(tmp_path, "--scales", "[64, 32]"))
+    with pytest.raises(ConfigError, match="one positive step count per scale"):
+        run(tiny_args(tmp_path, "--scales", "[32, 64]", "--steps_per_scale", "[3]"))
