@@ -28,7 +28,7 @@ from nst.data import StylePairDataModule, style_paths
 from nst.errors import ConfigError, NSTError
 from nst.model import NeuralStyleTransfer
 
-PATH_KEYS = ("content", "style", "init", "weights")
+PATH_KEYS = ("content", "style", "init", "weights", "content_masks", "style_masks")
 LINKED_KEYS = ("content", "style", "size", "style_size", "max_input_pixels", "style_scale")
 TRAINER_DEFAULTS = {
     "max_steps": 300,
@@ -202,9 +202,9 @@ def resolve_config_paths(config: Namespace) -> None:
             value = written.get(key)
             if value is None or value != config.model.get(key):
                 continue
-            if key == "style" and isinstance(value, list):
+            if isinstance(value, list):
                 config.model[key] = [relative_to(config_file, v) for v in value]
-            elif isinstance(value, str) and (key in ("content", "style") or Path(value).suffix):
+            elif isinstance(value, str) and (key not in ("init", "weights") or Path(value).suffix):
                 config.model[key] = relative_to(config_file, value)  # init/weights may be names
     for key in LINKED_KEYS:  # links were applied while parsing, before this resolution
         config.data[key] = config.model[key]

@@ -18,7 +18,7 @@ from nst.color import (
     match_luminance,
     with_chroma_of,
 )
-from nst.data import StylePair, load_pair, style_paths
+from nst.data import StylePair, load_mask, load_pair, style_paths
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
 from nst.images import DEFAULT_MAX_PIXELS, load_image, resize
@@ -26,6 +26,7 @@ from nst.layers import LayerWeights, parse_layer_weights
 from nst.losses import (
     CONTENT_LOSSES,
     STYLE_LOSSES,
+    GuidedGramLoss,
     LayerLosses,
     TVLoss,
     WeightedSum,
@@ -55,6 +56,18 @@ def blend_weights(styles: Sequence[str], weights: Optional[Sequence[float]]) -> 
     return {i: w / total for i, w in enumerate(weights) if w > 0}
 
 
+def check_masks(styles: int, content_masks, style_masks, style_loss: str) -> None:
+    if content_masks is None:
+        if style_masks is not None:
+            raise ConfigError("style_masks need content_masks (which region gets each style)")
+        return
+    if style_loss != "gram":
+        raise ConfigError(f"masks use guided Gram matrices; set style_loss: gram (got {style_loss})")
+    for name, masks in (("content_masks", content_masks), ("style_masks", style_masks)):
+        if masks is not None and len(masks) != styles:
+            raise ConfigError(f"{name} has {len(masks)} masks for {styles} style images; give one each")
+
+
 class NeuralStyleTransfer(LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of ``image`` so that VGG19 sees the
     content of ``content`` and the style (Gram statistics) of ``style``.
@@ -68,6 +81,10 @@ class NeuralStyleTransfer(LightningModule):
         style_blend_weights: one weight per style image (normalised to sum 1; default equal).
         preserve_color: ``none``, ``luminance`` (style on luminance only, the photo's chroma
             kept) or ``histogram`` (the style recoloured to the photo's colour mean/covariance).
+        content_masks: one mask image per style over the content photo (white: this style
+            goes here; black: not); a single style with a mask switches style off elsewhere.
+            Uses guided Gram matrices (Gatys et al. 2017); needs ``style_loss: gram``.
+        style_masks: one mask per style image (where to take its style from; default all).
         content_loss: registered content loss: ``mse`` (default) or ``cosine``.
         content_loss_options: keyword options of the content loss, e.g. ``{normalization: gatys}``.
         style_loss: registered style loss: ``gram`` (default), ``mean_std``, ``wasserstein2``,
@@ -101,6 +118,8 @@ class NeuralStyleTransfer(LightningModule):
         style_scale: float = 1.0,
         style_blend_weights: Optional[list[float]] = None,
         preserve_color: str = "none",
+        content_masks: Optional[list[str]] = None,
+        style_masks: Optional[list[str]] = None,
         content_loss: str = "mse",
         content_loss_options: Optional[dict] = None,
         style_loss: str = "gram",
@@ -146,6 +165,8 @@ class NeuralStyleTransfer(LightningModule):
             raise ConfigError(f"lr must be > 0, got {lr}")
         check_preserve_color(preserve_color)
         self.style_blend = blend_weights(style_paths(style), style_blend_weights)
+        check_masks(len(style_paths(style)), content_masks, style_masks, style_loss)
+        self.masks: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self.content_layer_weights = parse_layer_weights(content_layers, "content_layers")
         if style_layers is None:
             style_layers = style_entry.default_layers or GATYS_STYLE_LAYERS
@@ -171,11 +192,25 @@ class NeuralStyleTransfer(LightningModule):
                 pair = StylePair(pair.content, tuple(match_color_histogram(s, pair.content)
                                                      for s in pair.styles))
             self.pair = pair
+        if self.hparams.content_masks and self.masks is None:
+            self.masks = self.load_masks()
         if self.vgg is None:
             layers = [*self.content_layer_weights, *self.style_layer_weights]
             self.vgg = VGGFeatures(load_weights(self.hparams.weights), layers, self.hparams.pooling)
         if self.image is None:
             self.image = nn.Parameter(self.initial_image())
+
+    def load_masks(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(mask over the style image, mask over the content) for every style image."""
+        h = self.hparams
+        content, styles = self.pair
+        masks = []
+        for i, style in enumerate(styles):
+            style_mask = (load_mask(h.style_masks[i], tuple(style.shape[-2:]), h.max_input_pixels)
+                          if h.style_masks else torch.ones_like(style[:, :1]))
+            content_mask = load_mask(h.content_masks[i], tuple(content.shape[-2:]), h.max_input_pixels)
+            masks.append((style_mask, content_mask))
+        return masks
 
     def optimised_pair(self) -> StylePair:
         """What VGG compares: the pair itself, or its luminance for ``preserve_color: luminance``."""
@@ -212,14 +247,17 @@ class NeuralStyleTransfer(LightningModule):
             "content", h.content_loss, h.content_loss_options, content_features,
             self.content_layer_weights, h.seed,
         )
-        self.style_loss = WeightedSum(
-            [
-                build_layer_losses("style", h.style_loss, h.style_loss_options, features,
-                                   self.style_layer_weights, h.seed + 7919 * i)
-                for i, features in zip(self.style_blend, style_features)
-            ],
-            list(self.style_blend.values()),
-        )
+        per_style = []
+        for i, features in zip(self.style_blend, style_features):
+            if self.masks is not None:
+                style_mask, content_mask = (m.to(self.device) for m in self.masks[i])
+                guided = {l: GuidedGramLoss(features[l], style_mask, content_mask)
+                          for l in self.style_layer_weights}
+                per_style.append(LayerLosses(guided, self.style_layer_weights))
+            else:
+                per_style.append(build_layer_losses("style", h.style_loss, h.style_loss_options,
+                                                    features, self.style_layer_weights, h.seed + 7919 * i))
+        self.style_loss = WeightedSum(per_style, list(self.style_blend.values()))
 
     # ------------------------------------------------------------------ optimisation
     def forward(self) -> dict[str, torch.Tensor]:

@@ -2,13 +2,16 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from nst.cli import run
 from nst.color import match_color_histogram, rgb_to_yiq, with_chroma_of
 from nst.errors import ConfigError
 from nst.images import load_image, resize
+from nst.losses import GuidedGramLoss
 from nst.model import blend_weights
 from tests.conftest import ASSETS, tiny_args
 
@@ -109,3 +112,48 @@ def test_bad_scales(tmp_path):
         run(tiny_args(tmp_path, "--scales", "[64, 32]"))
     with pytest.raises(ConfigError, match="one positive step count per scale"):
         run(tiny_args(tmp_path, "--scales", "[32, 64]", "--steps_per_scale", "[3]"))
+
+
+def half_masks(folder: Path, width: int = 64, height: int = 48) -> tuple[str, str]:
+    left = np.zeros((height, width), np.uint8)
+    left[:, : width // 2] = 255
+    Image.fromarray(left, "L").save(folder / "left.png")
+    Image.fromarray(255 - left, "L").save(folder / "right.png")
+    return str(folder / "left.png"), str(folder / "right.png")
+
+
+def test_guided_gram_has_no_gradient_outside_the_mask():
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :4] = 1
+    loss = GuidedGramLoss(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), mask)
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    loss(x).backward()
+    assert x.grad[..., 4:].abs().max() == 0 and x.grad[..., :4].abs().max() > 0
+
+
+def test_mask_regions_take_their_own_style(tmp_path):
+    left, right = half_masks(tmp_path)
+    cli = run(tiny_args(tmp_path, "--model.style", f"[{STARRY}, {FRUITS}]",
+                        "--model.content_masks", f"[{left}, {right}]", "--model.init", "noise",
+                        "--model.content_weight", "0", steps=40, size=64))
+    model = cli.model
+    out = model.image.detach()
+    features = model.vgg(out)
+    for region, (own, other) in ((0, (0, 1)), (1, (1, 0))):
+        _, content_mask = model.masks[region]
+        distance = {}
+        for s in (own, other):
+            style_mask, _ = model.masks[s]
+            target = model.vgg(model.pair.styles[s])
+            loss = GuidedGramLoss(target["relu2_1"], style_mask, content_mask)
+            distance[s] = loss(features["relu2_1"]).item()
+        assert distance[own] < distance[other], (region, distance)
+
+
+def test_masks_need_one_per_style_and_gram(tmp_path):
+    left, right = half_masks(tmp_path)
+    with pytest.raises(ConfigError, match="one each"):
+        run(tiny_args(tmp_path, "--model.content_masks", f"[{left}, {right}]", steps=1))
+    with pytest.raises(ConfigError, match="style_loss: gram"):
+        run(tiny_args(tmp_path, "--model.content_masks", f"[{left}]",
+                      "--model.style_loss", "mean_std", steps=1))

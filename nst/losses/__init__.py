@@ -8,6 +8,7 @@ from torch import nn
 
 from nst.losses.content import ContentLoss, CosineContentLoss
 from nst.losses.gram import GramLoss, gram_matrix, pixel_gram
+from nst.losses.guided import GuidedGramLoss
 from nst.losses.mrf import MRFLoss
 from nst.losses.registry import (
     CONTENT_LOSSES,
@@ -23,7 +24,7 @@ from nst.losses.statistics import MeanStdLoss, Wasserstein2Loss
 from nst.losses.tv import TVLoss
 
 __all__ = [
-    "CONTENT_LOSSES", "STYLE_LOSSES", "ContentLoss", "CosineContentLoss", "GramLoss",
+    "CONTENT_LOSSES", "STYLE_LOSSES", "ContentLoss", "CosineContentLoss", "GramLoss", "GuidedGramLoss",
     "HistogramLoss", "LayerLosses", "MRFLoss", "MeanStdLoss", "SlicedWassersteinLoss", "TVLoss",
     "Wasserstein2Loss", "WeightedSum", "build_layer_losses", "gram_matrix", "pixel_gram",
     "register_content_loss", "register_style_loss",
