@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from nst.color import (
@@ -21,7 +22,7 @@ from nst.color import (
 from nst.data import StylePair, load_mask, load_pair, style_paths
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
-from nst.images import DEFAULT_MAX_PIXELS, load_image, resize
+from nst.images import DEFAULT_MAX_PIXELS, load_image, resize, resize_long_side
 from nst.layers import LayerWeights, parse_layer_weights
 from nst.losses import (
     CONTENT_LOSSES,
@@ -85,6 +86,9 @@ class NeuralStyleTransfer(LightningModule):
             goes here; black: not); a single style with a mask switches style off elsewhere.
             Uses guided Gram matrices (Gatys et al. 2017); needs ``style_loss: gram``.
         style_masks: one mask per style image (where to take its style from; default all).
+        strength_reference_size: make the result at ``size`` look like the result at this size
+            (e.g. a 256 px preview): at the start the style weight is scaled by the ratio of
+            style-to-content gradient norms measured at both sizes. None: off.
         content_loss: registered content loss: ``mse`` (default) or ``cosine``.
         content_loss_options: keyword options of the content loss, e.g. ``{normalization: gatys}``.
         style_loss: registered style loss: ``gram`` (default), ``mean_std``, ``wasserstein2``,
@@ -120,6 +124,7 @@ class NeuralStyleTransfer(LightningModule):
         preserve_color: str = "none",
         content_masks: Optional[list[str]] = None,
         style_masks: Optional[list[str]] = None,
+        strength_reference_size: Optional[int] = None,
         content_loss: str = "mse",
         content_loss_options: Optional[dict] = None,
         style_loss: str = "gram",
@@ -239,11 +244,21 @@ class NeuralStyleTransfer(LightningModule):
     def on_fit_start(self) -> None:
         """Compute the content and style targets once, on the training device."""
         content, styles = self.optimised_pair()
+        self.content_loss, self.style_loss = self.build_losses(content, styles)
+        reference = self.hparams.strength_reference_size
+        if reference and reference != self.hparams.size:
+            factor = self.balance_ratio(reference) / self.balance_ratio(None)
+            self.style_weight = self.style_weight * factor
+            rank_zero_info(f"nst: style_weight x {factor:.3g} = {self.style_weight:.4g}, so that "
+                       f"{self.hparams.size} px keeps the balance of {reference} px")
+
+    def build_losses(self, content: torch.Tensor, styles) -> tuple[nn.Module, nn.Module]:
+        """Content and (blended, possibly guided) style losses with these images' targets."""
         h = self.hparams
         with torch.no_grad():
             content_features = self.vgg(content.to(self.device))
             style_features = [self.vgg(styles[i].to(self.device)) for i in self.style_blend]
-        self.content_loss = build_layer_losses(
+        content_loss = build_layer_losses(
             "content", h.content_loss, h.content_loss_options, content_features,
             self.content_layer_weights, h.seed,
         )
@@ -257,7 +272,26 @@ class NeuralStyleTransfer(LightningModule):
             else:
                 per_style.append(build_layer_losses("style", h.style_loss, h.style_loss_options,
                                                     features, self.style_layer_weights, h.seed + 7919 * i))
-        self.style_loss = WeightedSum(per_style, list(self.style_blend.values()))
+        return content_loss, WeightedSum(per_style, list(self.style_blend.values()))
+
+    def balance_ratio(self, size: int | None) -> float:
+        """||grad style|| / ||grad content|| (unweighted) at a fixed start image (the seeds'
+        noisy content, seeded) of the pair resized so its long side is ``size`` (None: as is).
+        Adam ignores a common scale, so this ratio is what sets the look at a given size."""
+        content, styles = self.optimised_pair()
+        if size is not None:
+            scale = size / max(content.shape[-2:])
+            content = resize_long_side(content, size)
+            styles = tuple(resize_long_side(s, max(16, round(max(s.shape[-2:]) * scale))) for s in styles)
+            content_loss, style_loss = self.build_losses(content, styles)
+        else:
+            content_loss, style_loss = self.content_loss, self.style_loss
+        noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(self.hparams.seed))
+        image = torch.lerp(content, noise, 0.6).to(self.device).requires_grad_(True)
+        features = self.vgg(image)
+        norms = [torch.autograd.grad(loss(features), image, retain_graph=True)[0].norm()
+                 for loss in (style_loss, content_loss)]
+        return float(norms[0] / norms[1].clamp(min=1e-30))
 
     # ------------------------------------------------------------------ optimisation
     def forward(self) -> dict[str, torch.Tensor]:

@@ -157,3 +157,18 @@ def test_masks_need_one_per_style_and_gram(tmp_path):
     with pytest.raises(ConfigError, match="style_loss: gram"):
         run(tiny_args(tmp_path, "--model.content_masks", f"[{left}]",
                       "--model.style_loss", "mean_std", steps=1))
+
+
+def test_strength_reference_keeps_the_balance_of_the_reference_size(tmp_path):
+    """The weighted style/content gradient ratio at 64 px matches the one at 32 px."""
+    def weighted_ratio(cli):
+        model = cli.model
+        return model.style_weight / model.content_weight * model.balance_ratio(None)
+
+    small = run(tiny_args(tmp_path / "a", steps=1, size=32))
+    raw = run(tiny_args(tmp_path / "b", steps=1, size=96))
+    calibrated = run(tiny_args(tmp_path / "c", "--model.strength_reference_size", "32", steps=1, size=96))
+    reference = weighted_ratio(small)
+    assert abs(weighted_ratio(calibrated) / reference - 1) < 0.05
+    assert abs(weighted_ratio(raw) / reference - 1) > 0.05  # without it the balance drifts
+    assert calibrated.model.style_weight != raw.model.style_weight
