@@ -23,6 +23,13 @@ def tiny_args(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> l
     return [
         "--model.content", str(ASSETS / "home.jpg"),
         "--model.style", str(ASSETS / "starry_night.jpg"),
+        *tiny_overrides(tmp_path, *extra, steps=steps, size=size),
+    ]
+
+
+def tiny_overrides(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> list[str]:
+    """As :func:`tiny_args`, but keeping the images a config names."""
+    return [
         "--model.weights", "random",  # random on purpose: see the module docstring
         "--model.style_weight", "1e4",  # a random net's Gram values are tiny; this balances them
         "--model.size", str(size),

@@ -13,7 +13,7 @@ from nst.errors import ConfigError
 from nst.images import load_image, resize
 from nst.losses import GuidedGramLoss
 from nst.model import blend_weights
-from tests.conftest import ASSETS, tiny_args
+from tests.conftest import ASSETS, tiny_args, tiny_overrides
 
 STARRY, FRUITS = str(ASSETS / "starry_night.jpg"), str(ASSETS / "fruits.jpg")
 
@@ -172,3 +172,13 @@ def test_strength_reference_keeps_the_balance_of_the_reference_size(tmp_path):
     assert abs(weighted_ratio(calibrated) / reference - 1) < 0.05
     assert abs(weighted_ratio(raw) / reference - 1) > 0.05  # without it the balance drifts
     assert calibrated.model.style_weight != raw.model.style_weight
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ASSETS.parent / "configs").glob("*.yaml")))
+def test_every_shipped_config_runs(tmp_path, config):
+    """Each example config runs end to end (tiny size, random network, a few steps)."""
+    extra = ["--scales", "[32, 48]", "--steps_per_scale", "[2, 2]"] if config == "multiscale.yaml" else []
+    result = run(["--config", str(ASSETS.parent / "configs" / config),
+                  *tiny_overrides(tmp_path, "--model.strength_reference_size", "null", *extra, steps=2)])
+    final = result if isinstance(result, Path) else Path(result.trainer.log_dir) / "final.png"
+    assert final.is_file()
