@@ -169,6 +169,8 @@ class NeuralStyleTransfer(LightningModule):
         if lr is not None and not lr > 0:
             raise ConfigError(f"lr must be > 0, got {lr}")
         check_preserve_color(preserve_color)
+        if strength_reference_size is not None and strength_reference_size < 16:
+            raise ConfigError(f"strength_reference_size must be >= 16 px, got {strength_reference_size}")
         self.style_blend = blend_weights(style_paths(style), style_blend_weights)
         check_masks(len(style_paths(style)), content_masks, style_masks, style_loss)
         self.masks: list[tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -178,8 +180,8 @@ class NeuralStyleTransfer(LightningModule):
         self.style_layer_weights = parse_layer_weights(style_layers, "style_layers")
         self.tv_loss = TVLoss(tv_p)
         self.vgg: VGGFeatures | None = None
-        self.content_loss: LayerLosses | None = None
-        self.style_loss: LayerLosses | None = None
+        self.content_loss: nn.Module | None = None
+        self.style_loss: nn.Module | None = None
         self.pair: StylePair | None = None
         self.register_parameter("image", None)
 
