@@ -34,21 +34,26 @@ def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
     return _apply(YIQ_TO_RGB, image)
 
 
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """Y = 0.299 R + 0.587 G + 0.114 B (Rec. 601, YIQ's first row): B x 3 x H x W -> B x 1 x H x W."""
+    return rgb_to_yiq(image)[:, :1]
+
+
 def luminance_image(image: torch.Tensor) -> torch.Tensor:
     """The luminance Y repeated on three channels: what VGG sees in luminance-only transfer."""
-    return rgb_to_yiq(image)[:, :1].expand(-1, 3, -1, -1).contiguous()
+    return luminance(image).expand(-1, 3, -1, -1).contiguous()
 
 
 def match_luminance(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Style luminance image with the content's luminance mean and deviation (Gatys 2017)."""
-    ys, yc = rgb_to_yiq(style)[:, :1], rgb_to_yiq(content)[:, :1]
+    ys, yc = luminance(style), luminance(content)
     matched = (ys - ys.mean()) / ys.std().clamp(min=1e-6) * yc.std() + yc.mean()
     return matched.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
 
 
 def with_chroma_of(luma_source: torch.Tensor, chroma_source: torch.Tensor) -> torch.Tensor:
     """RGB image with the Y of ``luma_source`` and the I, Q of ``chroma_source``, clamped."""
-    yiq = torch.cat([rgb_to_yiq(luma_source)[:, :1], rgb_to_yiq(chroma_source)[:, 1:]], dim=1)
+    yiq = torch.cat([luminance(luma_source), rgb_to_yiq(chroma_source)[:, 1:]], dim=1)
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 

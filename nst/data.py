@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, IterableDataset
 
+from nst.color import luminance
 from nst.errors import ConfigError, ImageError
 from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize, resize_long_side
 
@@ -68,7 +69,7 @@ def load_pair(
 def load_mask(path: str, size: tuple[int, int], max_input_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """A mask image as 1x1xHxW weights in [0, 1] (its luminance: white = 1), resized to ``size``."""
     image = resize(load_image(path, "mask image", max_input_pixels), size)
-    return (0.299 * image[:, :1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:]).clamp(0, 1)
+    return luminance(image).clamp(0, 1)
 
 
 class RepeatedPair(IterableDataset):

@@ -8,18 +8,13 @@ import torch
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from nst.color import luminance
 from nst.features import VGGFeatures
 from nst.layers import parse_layer_weights
 from nst.losses import GramLoss, LayerLosses, SlicedWassersteinLoss, TVLoss, WeightedSum
 
 EVAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 EVAL_SEED = 0
-
-
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """Rec. 601 luma Y = 0.299 R + 0.587 G + 0.114 B of a B x 3 x H x W image (B x 1 x H x W)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=image.device, dtype=image.dtype)
-    return (image * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
 
 
 class StyleTransferMetrics(nn.Module):
