@@ -10,7 +10,6 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from nst.features import VGGFeatures
 from nst.metrics import EVAL_LAYERS, StyleTransferMetrics
-from nst.weights import load_weights
 
 
 class EvalMetrics(Callback):
@@ -29,7 +28,7 @@ class EvalMetrics(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.enabled:
             return
-        vgg = VGGFeatures(load_weights(pl_module.hparams.weights, progress=False), EVAL_LAYERS)
+        vgg = VGGFeatures(pl_module.vgg_weights, EVAL_LAYERS)
         device = pl_module.device
         content, styles = pl_module.pair
         self.metrics = StyleTransferMetrics(

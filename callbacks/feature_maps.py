@@ -29,9 +29,8 @@ class FeatureMaps(Callback):
         if not writers:
             return
         from nst.features import VGGFeatures
-        from nst.weights import load_weights
 
-        vgg = VGGFeatures(load_weights(pl_module.hparams.weights, progress=False), self.layers)
+        vgg = VGGFeatures(pl_module.vgg_weights, self.layers)
         vgg = vgg.to(pl_module.device)
         content, styles = pl_module.pair
         images = {"content": content.to(pl_module.device)}

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from torchvision.models import vgg19
 
 from nst.errors import ConfigError, WeightsError
@@ -18,12 +19,19 @@ POOLING = ("max", "avg")
 class VGGFeatures(nn.Module):
     """torchvision's VGG19 ``features``, truncated after the deepest requested layer.
 
-    The input is normalised as the weights expect (``preprocessing``), ReLUs are made
-    out-of-place so that a tapped conv output is not overwritten, and every parameter is frozen.
+    The input is normalised as the weights expect (``preprocessing``), a ReLU runs in place
+    (saving one activation's memory and a pass) unless it follows a tapped conv output, which it
+    would overwrite, and every parameter is frozen.
     ``pooling='avg'`` swaps max for average pooling (Gatys et al.) with the weights unchanged.
     """
 
-    def __init__(self, weights: VGGWeights, layers: Iterable[str], pooling: str = "max"):
+    def __init__(
+        self,
+        weights: VGGWeights,
+        layers: Iterable[str],
+        pooling: str = "max",
+        activation_checkpointing: bool = False,
+    ):
         super().__init__()
         self.layers = sorted(set(layers), key=layer_index)
         if not self.layers:
@@ -41,10 +49,11 @@ class VGGFeatures(nn.Module):
                 f"({' '.join(first[:2])[:300]}). Fix: use a VGG19 `features` state dict"
             ) from None
         depth = truncation_index(self.layers)
+        tapped = {layer_index(n) for n in self.layers}
         modules = []
-        for module in list(net.children())[:depth]:
+        for i, module in enumerate(list(net.children())[:depth]):
             if isinstance(module, nn.ReLU):
-                module = nn.ReLU(inplace=False)
+                module = nn.ReLU(inplace=i - 1 not in tapped)
             elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
                 module = nn.AvgPool2d(kernel_size=2, stride=2)
             modules.append(module)
@@ -56,6 +65,7 @@ class VGGFeatures(nn.Module):
         self.register_buffer("std", torch.tensor(p.std).view(1, 3, 1, 1), persistent=False)
         self.scale = p.scale
         self._taps = {layer_index(n): n for n in self.layers}
+        self.activation_checkpointing = activation_checkpointing
 
     def train(self, mode: bool = True):
         """Stay in eval mode whatever Lightning asks (the network is fixed)."""
@@ -66,11 +76,25 @@ class VGGFeatures(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.normalize(image)
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            return self._checkpointed(x)
         out = {}
         for i, module in enumerate(self.net):
             x = module(x)
             if i in self._taps:
                 out[self._taps[i]] = x
+        return out
+
+    def _checkpointed(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Keep only the tapped activations (the losses need them anyway); everything between
+        two taps is recomputed in the backward pass: about half the memory per pixel for about
+        a third more time (bench/run.py, BENCHMARKS.md)."""
+        out, start = {}, 0
+        for tap in sorted(self._taps):
+            segment = self.net[start: tap + 1]
+            x = checkpoint(segment, x, use_reentrant=False)
+            out[self._taps[tap]] = x
+            start = tap + 1
         return out
 
     @property

@@ -109,6 +109,9 @@ class NeuralStyleTransfer(LightningModule):
         lbfgs_max_iter: L-BFGS iterations per training step.
         weights: ``vgg19-caffe``, ``vgg19-torchvision``, ``random`` (tests) or a weights file.
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
+        activation_checkpointing: keep only the tapped VGG activations and recompute the rest in
+            the backward pass: about half the memory per pixel for a third more time per step,
+            for images too large otherwise.
         seed: seed of the initial noise, so that a run is reproducible.
         max_input_pixels: larger input images are refused (decompression-bomb guard).
     """
@@ -142,6 +145,7 @@ class NeuralStyleTransfer(LightningModule):
         lbfgs_max_iter: int = 20,
         weights: str = "vgg19-caffe",
         pooling: str = "max",
+        activation_checkpointing: bool = False,
         seed: int = 0,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
     ):
@@ -180,6 +184,7 @@ class NeuralStyleTransfer(LightningModule):
         self.style_layer_weights = parse_layer_weights(style_layers, "style_layers")
         self.tv_loss = TVLoss(tv_p)
         self.vgg: VGGFeatures | None = None
+        self.vgg_weights = None
         self.content_loss: nn.Module | None = None
         self.style_loss: nn.Module | None = None
         self.pair: StylePair | None = None
@@ -203,7 +208,9 @@ class NeuralStyleTransfer(LightningModule):
             self.masks = self.load_masks()
         if self.vgg is None:
             layers = [*self.content_layer_weights, *self.style_layer_weights]
-            self.vgg = VGGFeatures(load_weights(self.hparams.weights), layers, self.hparams.pooling)
+            self.vgg_weights = load_weights(self.hparams.weights)  # callbacks share its tensors
+            self.vgg = VGGFeatures(self.vgg_weights, layers, self.hparams.pooling,
+                                   self.hparams.activation_checkpointing)
         if self.image is None:
             self.image = nn.Parameter(self.initial_image())
 
@@ -297,18 +304,36 @@ class NeuralStyleTransfer(LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def forward(self) -> dict[str, torch.Tensor]:
-        """The losses of the current image."""
+        """The losses of the current image. TV costs a pass over the pixels, so with weight 0
+        it is only measured (without gradient) on the steps that log it."""
         features = self.vgg(self.image)
         content = self.content_loss(features)
         style = self.style_loss(features)
-        tv = self.tv_loss(self.image)
-        total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
+        total = self.content_weight * content + self.style_weight * style
+        if self.tv_weight:
+            tv = self.tv_loss(self.image)
+            total = total + self.tv_weight * tv
+        elif self.logging_step():
+            with torch.no_grad():
+                tv = self.tv_loss(self.image)
+        else:
+            tv = None
         return {"content": content, "style": style, "tv": tv, "total": total}
+
+    def logging_step(self) -> bool:
+        """Log on the steps the Trainer writes (``log_every_n_steps``; its own test) only:
+        logging every step costs host work, and on GPU a sync per value for the progress bar."""
+        if self._trainer is None:
+            return True
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.global_step + 1) % every == 0
 
     def training_step(self, batch: StylePair, batch_idx: int) -> torch.Tensor:
         """``batch`` is the (content, style) pair; its targets were computed in ``on_fit_start``."""
         losses = self()
-        self.log_dict({f"loss/{k}": v for k, v in losses.items()}, prog_bar=True)
+        if self.logging_step():
+            self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()}, prog_bar=False)
+            self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)
         return losses["total"]
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:

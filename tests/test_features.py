@@ -61,3 +61,40 @@ def test_wrong_shapes_give_weights_error():
     bad = {"0.weight": torch.zeros(64, 1, 3, 3), "0.bias": torch.zeros(64)}
     with pytest.raises(WeightsError, match="do not fit"):
         VGGFeatures(VGGWeights(bad, CAFFE, "bad.safetensors"), ["relu1_1"])
+
+
+def test_in_place_relus_keep_tapped_conv_outputs_and_gradients(random_weights):
+    """ReLUs run in place except after a tapped conv: the conv output keeps its negative
+    values, and features and the image gradient equal those of an all-out-of-place network."""
+    vgg = VGGFeatures(random_weights, ["conv2_1", "relu2_1", "relu3_1"])
+    inplace = {i: m.inplace for i, m in enumerate(vgg.net) if isinstance(m, nn.ReLU)}
+    assert inplace[1] is True and inplace[6] is False  # relu1_1; relu2_1 follows tapped conv2_1
+    reference = VGGFeatures(random_weights, ["conv2_1", "relu2_1", "relu3_1"])
+    for m in reference.net:
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    image = torch.rand(1, 3, 24, 24)
+    grads = []
+    for net in (vgg, reference):
+        x = image.clone().requires_grad_(True)
+        out = net(x)
+        assert (out["conv2_1"] < 0).any()
+        torch.testing.assert_close(out["relu2_1"], out["conv2_1"].clamp(min=0))
+        sum(f.square().mean() for f in out.values()).backward()
+        grads.append((x.grad, out))
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+
+
+def test_activation_checkpointing_gives_the_same_features_and_gradient(random_weights):
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    image = torch.rand(1, 3, 40, 36)
+    results = []
+    for checkpointing in (False, True):
+        vgg = VGGFeatures(random_weights, layers, activation_checkpointing=checkpointing)
+        x = image.clone().requires_grad_(True)
+        out = vgg(x)
+        sum(f.square().mean() for f in out.values()).backward()
+        results.append((out, x.grad))
+    for name in layers:
+        torch.testing.assert_close(results[0][0][name], results[1][0][name])
+    torch.testing.assert_close(results[0][1], results[1][1])

@@ -59,3 +59,14 @@ def test_targets_are_buffers():
     loss = GramLoss(torch.randn(1, 3, 4, 4))
     assert "target" in dict(loss.named_buffers())
     assert list(loss.parameters()) == []
+
+
+def test_self_gram_backward_matches_autograd_of_two_operands():
+    from nst.losses.gram import SelfGram
+
+    f = torch.randn(2, 5, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SelfGram.apply, (f,))
+    weight = torch.randn(2, 5, 5, dtype=torch.float64)
+    (ours,) = torch.autograd.grad((SelfGram.apply(f) * weight).sum(), f)
+    (reference,) = torch.autograd.grad((torch.bmm(f, f.transpose(1, 2)) * weight).sum(), f)
+    torch.testing.assert_close(ours, reference)
