@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only
 
 from nst.images import save_image
+from nst.outputs import pair_dir, run_dir
 
 
 class ImageSaver(Callback):
@@ -24,38 +24,41 @@ class ImageSaver(Callback):
         self.every_n_steps = every_n_steps
         self.tensorboard = tensorboard
 
-    @staticmethod
-    def run_dir(trainer: Trainer) -> Path:
-        return Path(trainer.log_dir or trainer.default_root_dir)
-
     def _tensorboard(self, trainer: Trainer):
-        if not self.tensorboard:
+        if not self.tensorboard or trainer.global_rank != 0:
             return None
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 return logger.experiment
         return None
 
-    @rank_zero_only
     def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> Path | None:
-        image = pl_module.output_image()
-        if not torch.isfinite(image).all():
-            return None  # NaN/Inf: RunGuard keeps the last finite image as last_good.png
-        path = save_image(image, self.run_dir(trainer) / name, pl_module.config_metadata())
-        writer = self._tensorboard(trainer)
+        """Every pair of this device: ``<run dir>[/<pair>]/<name>``; returns the first path."""
+        first, metadata = None, pl_module.config_metadata()
+        writer = self._tensorboard(trainer)  # rank 0 only; a no-op elsewhere
+        for pair, image in pl_module.output_images():
+            if not torch.isfinite(image).all():
+                continue  # NaN/Inf: RunGuard keeps the last finite image as last_good.png
+            path = save_image(image, pair_dir(trainer, pl_module, pair) / name, metadata)
+            first = first or path
+            if writer is not None:
+                label = f"{tag}/{pair}" if pl_module.several_pairs else tag
+                writer.add_image(label, image[0].float().cpu(), trainer.global_step)
         if writer is not None:
-            writer.add_image(tag, image[0].float().cpu(), trainer.global_step)
             writer.flush()
-        return path
+        return first
 
-    @rank_zero_only
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        run_dir(trainer)  # on every device at once (see nst.outputs)
         writer = self._tensorboard(trainer)
-        if writer is not None and pl_module.pair is not None:
-            content, styles = pl_module.pair
-            writer.add_image("input/content", content[0], 0)
+        if writer is None or not pl_module.pairs:
+            return
+        for pair, (content, styles) in zip(pl_module.names, pl_module.pairs):
+            suffix = f"/{pair}" if pl_module.several_pairs else ""
+            writer.add_image(f"input/content{suffix}", content[0], 0)
             for i, style in enumerate(styles):
-                writer.add_image("input/style" if len(styles) == 1 else f"input/style_{i}", style[0], 0)
+                label = "input/style" if len(styles) == 1 else f"input/style_{i}"
+                writer.add_image(f"{label}{suffix}", style[0], 0)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = trainer.global_step

@@ -13,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from nst.errors import ConfigError, NSTError
 from nst.images import save_image
+from nst.outputs import pair_dir, run_dir
 
 ON_NAN = ("stop", "restore_and_halve_lr")
 
@@ -42,19 +43,27 @@ class RunGuard(Callback):
         self.good: torch.Tensor | None = None
         self.good_step = 0
 
+    @staticmethod
+    def snapshot(pl_module: LightningModule) -> list[torch.Tensor]:
+        return [image.detach().clone() for image in pl_module.images]
+
+    @staticmethod
+    def finite(pl_module: LightningModule) -> torch.Tensor:
+        return torch.stack([torch.isfinite(image).all() for image in pl_module.images]).all()
+
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.good, self.good_step = pl_module.image.detach().clone(), trainer.global_step
+        self.good, self.good_step = self.snapshot(pl_module), trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         if step % self.check_every_n_steps:
             return
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        finite = torch.isfinite(pl_module.image).all()
+        finite = self.finite(pl_module)
         if loss is not None:
             finite = finite & torch.isfinite(loss.detach())
         if bool(finite):  # the one host sync of the check
-            self.good, self.good_step = pl_module.image.detach().clone(), step
+            self.good, self.good_step = self.snapshot(pl_module), step
             return
         path = self._save_last_good(trainer, pl_module)
         optimizer = trainer.optimizers[0]
@@ -62,7 +71,8 @@ class RunGuard(Callback):
         if self.on_nan == "restore_and_halve_lr" and self.restores < self.max_restores:
             self.restores += 1
             with torch.no_grad():
-                pl_module.image.copy_(self.good)
+                for image, good in zip(pl_module.images, self.good):
+                    image.copy_(good)
             optimizer.state.clear()  # moments may hold NaN
             for group in optimizer.param_groups:
                 group["lr"] = group["lr"] / 2
@@ -75,17 +85,20 @@ class RunGuard(Callback):
             "or set run_guard.on_nan: restore_and_halve_lr"
         )
 
-    @rank_zero_only
     def _save_last_good(self, trainer: Trainer, pl_module: LightningModule) -> Path:
-        return save_image(self.good, Path(trainer.log_dir) / "last_good.png", pl_module.config_metadata())
+        """``last_good.png`` of every pair of this device; returns the first path."""
+        paths = [save_image(image, pair_dir(trainer, pl_module, name) / "last_good.png",
+                            pl_module.config_metadata())
+                 for name, image in pl_module.output_images(self.good)]
+        return paths[0]
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, NSTError) or getattr(pl_module, "image", None) is None:
+        if isinstance(exception, NSTError) or not len(getattr(pl_module, "images", ())):
             return  # a configuration or NaN error: nothing worth resuming was made
-        if not torch.isfinite(pl_module.image).all():
+        if not bool(self.finite(pl_module)):
             return
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-        folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else Path(trainer.log_dir) / "checkpoints"
+        folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else run_dir(trainer) / "checkpoints"
         path = folder / "last.ckpt"
         try:
             trainer.save_checkpoint(path)

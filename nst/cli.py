@@ -28,8 +28,8 @@ from nst.data import StylePairDataModule, style_paths
 from nst.errors import ConfigError, NSTError
 from nst.model import NeuralStyleTransfer
 
-PATH_KEYS = ("content", "style", "init", "weights", "content_masks", "style_masks")
-LINKED_KEYS = ("content", "style", "size", "style_size", "max_input_pixels", "style_scale")
+PATH_KEYS = ("content", "style", "pairs", "init", "weights", "content_masks", "style_masks")
+LINKED_KEYS = ("content", "style", "pairs", "size", "style_size", "max_input_pixels", "style_scale")
 TRAINER_DEFAULTS = {
     "max_steps": 300,
     "max_epochs": -1,
@@ -220,6 +220,10 @@ def default_run_name(config: Namespace) -> str:
     configs = config.get("config") or []
     if configs:
         return Path(str(configs[-1])).stem
+    if config.model.pairs:
+        return Path(str(config.model.pairs)).stem
+    if config.model.content is None or config.model.style is None:
+        return "nst"  # the model says what is missing
     styles = style_paths(config.model.style)
     stems = [Path(str(config.model.content)).stem, "+".join(Path(p).stem for p in styles)]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "-", "_".join(stems))

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from nst.color import luminance
 from nst.errors import ConfigError, ImageError
 from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize, resize_long_side
+from nst.pairs import collect_pairs, shard
 
 
 class StylePair(NamedTuple):
@@ -72,39 +73,48 @@ def load_mask(path: str, size: tuple[int, int], max_input_pixels: int = DEFAULT_
     return luminance(image).clamp(0, 1)
 
 
-class RepeatedPair(IterableDataset):
-    """Yields the same pair forever: each optimisation step sees the whole (tiny) dataset."""
-
-    def __init__(self, pair: StylePair):
-        self.pair = pair
+class EveryStep(IterableDataset):
+    """Yields the step number forever: the pairs live on the model (their targets are computed
+    once), so a step's batch carries nothing to copy to the device."""
 
     def __iter__(self):
-        return itertools.repeat(self.pair)
+        return itertools.count()
 
 
 class StylePairDataModule(LightningDataModule):
-    """Loads the (content, style) pair once and serves it to every training step."""
+    """Loads this device's (content, style) pairs once (every N-th of the run's pairs under
+    DDP; ``nst.pairs``); the model takes them from here."""
 
     def __init__(
         self,
-        content: str,
-        style: Union[str, list[str]],
+        content: Optional[str] = None,
+        style: Union[str, list[str], None] = None,
+        pairs: Optional[str] = None,
         size: int = 400,
         style_size: Optional[int] = None,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
         style_scale: float = 1.0,
     ):
         super().__init__()
-        self.content, self.style, self.size, self.style_size = content, style, size, style_size
-        self.max_input_pixels, self.style_scale = max_input_pixels, style_scale
-        self.pair: StylePair | None = None
+        self.content, self.style, self.manifest, self.size = content, style, pairs, size
+        self.style_size, self.max_input_pixels, self.style_scale = style_size, max_input_pixels, style_scale
+        self.pairs: list[StylePair] | None = None
+        self.pair_ids: list[int] | None = None
 
     def setup(self, stage: str) -> None:
-        if self.pair is None:
-            self.pair = load_pair(
-                self.content, self.style, self.size, self.style_size, self.max_input_pixels,
-                self.style_scale,
-            )
+        if self.pairs is None:
+            specs = collect_pairs(self.content, self.style, self.manifest)
+            rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+            self.pair_ids = shard(len(specs), rank, world)
+            self.pairs = [
+                load_pair(specs[i].content, specs[i].styles, self.size, self.style_size,
+                          self.max_input_pixels, self.style_scale)
+                for i in self.pair_ids
+            ]
+
+    @property
+    def pair(self) -> StylePair | None:
+        return self.pairs[0] if self.pairs else None
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(RepeatedPair(self.pair), batch_size=None)
+        return DataLoader(EveryStep(), batch_size=None)

@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
@@ -19,7 +20,7 @@ from nst.color import (
     match_luminance,
     with_chroma_of,
 )
-from nst.data import StylePair, load_mask, load_pair, style_paths
+from nst.data import StylePair, load_mask, load_pair
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
 from nst.images import DEFAULT_MAX_PIXELS, load_image, resize, resize_long_side
@@ -35,6 +36,7 @@ from nst.losses import (
     check_options,
     lookup,
 )
+from nst.pairs import collect_pairs, shard
 from nst.weights import load_weights
 
 INITS = ("content", "noise", "content+noise", "style")
@@ -73,9 +75,16 @@ class NeuralStyleTransfer(LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of ``image`` so that VGG19 sees the
     content of ``content`` and the style (Gram statistics) of ``style``.
 
+    Several pairs (a folder or glob of contents and/or styles, or a CSV manifest ``pairs``) are
+    optimised together: images of the same size form one batch parameter (``images``, one per
+    size), each image with its own losses, summed, so its gradient is that of its own run. Under
+    DDP each device takes every N-th pair and its images are never synchronised.
+
     Args:
-        content: content photo (path).
-        style: style painting (path), or a list of paintings to blend.
+        content: content photo (path), or a folder or glob of photos.
+        style: style painting (path), a list of paintings to blend, or a folder or glob of
+            paintings (one pair each).
+        pairs: a CSV manifest instead: header ``content,style[,name]``, a row per pair.
         size: longest side of the generated image in pixels.
         style_size: longest side the style images are resized to (default: ``size * style_scale``).
         style_scale: style image size relative to ``size`` (jcjohnson's -style_scale).
@@ -118,8 +127,9 @@ class NeuralStyleTransfer(LightningModule):
 
     def __init__(
         self,
-        content: str,
-        style: Union[str, list[str]],
+        content: Optional[str] = None,
+        style: Union[str, list[str], None] = None,
+        pairs: Optional[str] = None,
         size: int = 400,
         style_size: Optional[int] = None,
         style_scale: float = 1.0,
@@ -175,8 +185,15 @@ class NeuralStyleTransfer(LightningModule):
         check_preserve_color(preserve_color)
         if strength_reference_size is not None and strength_reference_size < 16:
             raise ConfigError(f"strength_reference_size must be >= 16 px, got {strength_reference_size}")
-        self.style_blend = blend_weights(style_paths(style), style_blend_weights)
-        check_masks(len(style_paths(style)), content_masks, style_masks, style_loss)
+        self.specs = collect_pairs(content, style, pairs)
+        self.blends = [blend_weights(spec.styles, style_blend_weights) for spec in self.specs]
+        check_masks(len(self.specs[0].styles), content_masks, style_masks, style_loss)
+        if len(self.specs) > 1 and content_masks:
+            raise ConfigError(f"{len(self.specs)} pairs with content_masks: masks belong to one "
+                              "photo. Fix: run one pair at a time with masks")
+        if len(self.specs) > 1 and optimizer == "lbfgs":
+            raise ConfigError(f"{len(self.specs)} pairs with L-BFGS, whose line search would couple "
+                              "the images. Fix: optimizer: adam, or one pair at a time")
         self.masks: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self.content_layer_weights = parse_layer_weights(content_layers, "content_layers")
         if style_layers is None:
@@ -185,25 +202,49 @@ class NeuralStyleTransfer(LightningModule):
         self.tv_loss = TVLoss(tv_p)
         self.vgg: VGGFeatures | None = None
         self.vgg_weights = None
-        self.content_loss: nn.Module | None = None
-        self.style_loss: nn.Module | None = None
-        self.pair: StylePair | None = None
-        self.register_parameter("image", None)
+        self.content_losses = nn.ModuleList()
+        self.style_losses = nn.ModuleList()
+        self.style_weights: list[float] = []
+        self.pairs: list[StylePair] = []  # this device's pairs, and below their names and
+        self.names: list[str] = []  # indices in the run (seeds and shards depend on them)
+        self.pair_ids: list[int] = []
+        self.groups: list[list[int]] = []  # which pairs each of ``images`` holds
+        self.images = nn.ParameterList()
+
+    @property
+    def pair(self) -> StylePair:
+        """The first (for a one-pair run: the) pair."""
+        return self.pairs[0] if self.pairs else None
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The image parameter of a one-size run (all its pairs as one batch)."""
+        return self.images[0] if len(self.images) else None
+
+    @property
+    def style_blend(self) -> dict[int, float]:
+        return self.blends[self.pair_ids[0] if self.pair_ids else 0]
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        """Load the pair, the frozen VGG19 and the starting image (once per process)."""
-        if self.pair is None:
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-            pair = getattr(datamodule, "pair", None)
+        """Load this device's pairs, the frozen VGG19 and the starting images (once per process)."""
+        if not self.pairs:
             h = self.hparams
-            if pair is None:
-                pair = load_pair(h.content, h.style, h.size, h.style_size, h.max_input_pixels,
-                                 h.style_scale)
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+            rank, world = (self.trainer.global_rank, self.trainer.world_size) if self._trainer else (0, 1)
+            self.pair_ids = shard(len(self.specs), rank, world)
+            loaded = getattr(datamodule, "pairs", None)
+            if loaded is None or getattr(datamodule, "pair_ids", None) != self.pair_ids:
+                loaded = [load_pair(self.specs[i].content, self.specs[i].styles, h.size, h.style_size,
+                                    h.max_input_pixels, h.style_scale) for i in self.pair_ids]
             if h.preserve_color == "histogram":
-                pair = StylePair(pair.content, tuple(match_color_histogram(s, pair.content)
-                                                     for s in pair.styles))
-            self.pair = pair
+                loaded = [StylePair(p.content, tuple(match_color_histogram(s, p.content) for s in p.styles))
+                          for p in loaded]
+            self.pairs, self.names = list(loaded), [self.specs[i].name for i in self.pair_ids]
+            shapes: dict[tuple, list[int]] = {}
+            for i, pair in enumerate(self.pairs):
+                shapes.setdefault(tuple(pair.content.shape), []).append(i)
+            self.groups = list(shapes.values())
         if self.hparams.content_masks and self.masks is None:
             self.masks = self.load_masks()
         if self.vgg is None:
@@ -211,8 +252,21 @@ class NeuralStyleTransfer(LightningModule):
             self.vgg_weights = load_weights(self.hparams.weights)  # callbacks share its tensors
             self.vgg = VGGFeatures(self.vgg_weights, layers, self.hparams.pooling,
                                    self.hparams.activation_checkpointing)
-        if self.image is None:
-            self.image = nn.Parameter(self.initial_image())
+        if not len(self.images):
+            for group in self.groups:
+                self.images.append(nn.Parameter(torch.cat([self.initial_image(i) for i in group])))
+        if isinstance(self.trainer.strategy if self._trainer else None, DDPStrategy):
+            self.ignore_in_ddp()
+
+    def ignore_in_ddp(self) -> None:
+        """Each device optimises its own images: DDP must neither broadcast nor average them
+        (nor the loss targets). DDP refuses a module without a synchronised trainable parameter,
+        so an empty one stands in; it carries no data."""
+        self.ddp_anchor = nn.Parameter(torch.zeros(0))
+        self._ddp_params_and_buffers_to_ignore = [
+            name for name, _ in [*self.named_parameters(), *self.named_buffers()]
+            if not name.startswith(("ddp_anchor", "vgg."))
+        ]
 
     def load_masks(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(mask over the style image, mask over the content) for every style image."""
@@ -226,18 +280,20 @@ class NeuralStyleTransfer(LightningModule):
             masks.append((style_mask, content_mask))
         return masks
 
-    def optimised_pair(self) -> StylePair:
-        """What VGG compares: the pair itself, or its luminance for ``preserve_color: luminance``."""
-        content, styles = self.pair
+    def optimised_pair(self, i: int = 0) -> StylePair:
+        """What VGG compares: pair ``i`` itself, or its luminance for ``preserve_color: luminance``."""
+        content, styles = self.pairs[i]
         if self.hparams.preserve_color != "luminance":
-            return self.pair
+            return self.pairs[i]
         return StylePair(luminance_image(content), tuple(match_luminance(s, content) for s in styles))
 
-    def initial_image(self) -> torch.Tensor:
-        content, styles = self.optimised_pair()
+    def initial_image(self, i: int = 0) -> torch.Tensor:
+        """Pair ``i``'s start; its noise is seeded by ``seed`` + the pair's index in the run, so
+        that it does not depend on how pairs are batched or sharded."""
+        content, styles = self.optimised_pair(i)
         style = styles[0]
         init, ratio = self.hparams.init, self.hparams.init_noise_ratio
-        generator = torch.Generator().manual_seed(self.hparams.seed)
+        generator = torch.Generator().manual_seed(self.hparams.seed + self.pair_ids[i])
         noise = torch.rand(content.shape, generator=generator)
         if init == "content":
             return content.clone()
@@ -251,50 +307,67 @@ class NeuralStyleTransfer(LightningModule):
         return resize(image, tuple(content.shape[-2:]))
 
     def on_fit_start(self) -> None:
-        """Compute the content and style targets once, on the training device."""
-        content, styles = self.optimised_pair()
-        self.content_loss, self.style_loss = self.build_losses(content, styles)
+        """Compute every pair's content and style targets once, on the training device."""
+        self.content_losses, self.style_losses = nn.ModuleList(), nn.ModuleList()
+        self.style_weights = []
         reference = self.hparams.strength_reference_size
-        if reference and reference != self.hparams.size:
-            factor = self.balance_ratio(reference) / self.balance_ratio(None)
-            self.style_weight = self.style_weight * factor
-            rank_zero_info(f"nst: style_weight x {factor:.3g} = {self.style_weight:.4g}, so that "
-                       f"{self.hparams.size} px keeps the balance of {reference} px")
+        for i in range(len(self.pairs)):
+            content, styles = self.optimised_pair(i)
+            content_loss, style_loss = self.build_losses(content, styles, i)
+            self.content_losses.append(content_loss)
+            self.style_losses.append(style_loss)
+            weight = self.style_weight
+            if reference and reference != self.hparams.size:
+                factor = self.balance_ratio(reference, i) / self.balance_ratio(None, i)
+                weight = weight * factor
+                who = f"{self.names[i]}: " if self.several_pairs else ""
+                rank_zero_info(f"nst: {who}style_weight x {factor:.3g} = {weight:.4g}, so that "
+                               f"{self.hparams.size} px keeps the balance of {reference} px")
+            self.style_weights.append(weight)
 
-    def build_losses(self, content: torch.Tensor, styles) -> tuple[nn.Module, nn.Module]:
-        """Content and (blended, possibly guided) style losses with these images' targets."""
+    @property
+    def content_loss(self) -> nn.Module:
+        return self.content_losses[0]
+
+    @property
+    def style_loss(self) -> nn.Module:
+        return self.style_losses[0]
+
+    def build_losses(self, content: torch.Tensor, styles, i: int = 0) -> tuple[nn.Module, nn.Module]:
+        """Content and (blended, possibly guided) style losses with pair ``i``'s targets."""
         h = self.hparams
+        blend = self.blends[self.pair_ids[i]]
         with torch.no_grad():
             content_features = self.vgg(content.to(self.device))
-            style_features = [self.vgg(styles[i].to(self.device)) for i in self.style_blend]
+            style_features = [self.vgg(styles[s].to(self.device)) for s in blend]
         content_loss = build_layer_losses(
             "content", h.content_loss, h.content_loss_options, content_features,
             self.content_layer_weights, h.seed,
         )
         per_style = []
-        for i, features in zip(self.style_blend, style_features):
+        for s, features in zip(blend, style_features):
             if self.masks is not None:
-                style_mask, content_mask = (m.to(self.device) for m in self.masks[i])
+                style_mask, content_mask = (m.to(self.device) for m in self.masks[s])
                 guided = {l: GuidedGramLoss(features[l], style_mask, content_mask)
                           for l in self.style_layer_weights}
                 per_style.append(LayerLosses(guided, self.style_layer_weights))
             else:
                 per_style.append(build_layer_losses("style", h.style_loss, h.style_loss_options,
-                                                    features, self.style_layer_weights, h.seed + 7919 * i))
-        return content_loss, WeightedSum(per_style, list(self.style_blend.values()))
+                                                    features, self.style_layer_weights, h.seed + 7919 * s))
+        return content_loss, WeightedSum(per_style, list(blend.values()))
 
-    def balance_ratio(self, size: int | None) -> float:
+    def balance_ratio(self, size: int | None, i: int = 0) -> float:
         """||grad style|| / ||grad content|| (unweighted) at a fixed start image (the seeds'
         noisy content, seeded) of the pair resized so its long side is ``size`` (None: as is).
         Adam ignores a common scale, so this ratio is what sets the look at a given size."""
-        content, styles = self.optimised_pair()
+        content, styles = self.optimised_pair(i)
         if size is not None:
             scale = size / max(content.shape[-2:])
             content = resize_long_side(content, size)
             styles = tuple(resize_long_side(s, max(16, round(max(s.shape[-2:]) * scale))) for s in styles)
-            content_loss, style_loss = self.build_losses(content, styles)
+            content_loss, style_loss = self.build_losses(content, styles, i)
         else:
-            content_loss, style_loss = self.content_loss, self.style_loss
+            content_loss, style_loss = self.content_losses[i], self.style_losses[i]
         noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(self.hparams.seed))
         image = torch.lerp(content, noise, 0.6).to(self.device).requires_grad_(True)
         features = self.vgg(image)
@@ -304,21 +377,33 @@ class NeuralStyleTransfer(LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def forward(self) -> dict[str, torch.Tensor]:
-        """The losses of the current image. TV costs a pass over the pixels, so with weight 0
-        it is only measured (without gradient) on the steps that log it."""
-        features = self.vgg(self.image)
-        content = self.content_loss(features)
-        style = self.style_loss(features)
-        total = self.content_weight * content + self.style_weight * style
-        if self.tv_weight:
-            tv = self.tv_loss(self.image)
-            total = total + self.tv_weight * tv
-        elif self.logging_step():
-            with torch.no_grad():
-                tv = self.tv_loss(self.image)
-        else:
-            tv = None
-        return {"content": content, "style": style, "tv": tv, "total": total}
+        """The losses: ``total`` is the sum of every image's own total (so each image gets the
+        gradient of its own run); the parts are means over the images, for logging. TV costs a
+        pass over the pixels, so with weight 0 it is only measured on the steps that log it."""
+        parts = {"content": [], "style": [], "tv": [], "total": []}
+        log = self.logging_step()
+        for image, group in zip(self.images, self.groups):
+            features = self.vgg(image)
+            for j, i in enumerate(group):
+                own = {layer: f[j: j + 1] for layer, f in features.items()} if len(group) > 1 else features
+                content = self.content_losses[i](own)
+                style = self.style_losses[i](own)
+                total = self.content_weight * content + self.style_weights[i] * style
+                if self.tv_weight:
+                    tv = self.tv_loss(image[j: j + 1])
+                    total = total + self.tv_weight * tv
+                elif log:
+                    with torch.no_grad():
+                        tv = self.tv_loss(image[j: j + 1])
+                else:
+                    tv = None
+                for key, value in (("content", content), ("style", style), ("tv", tv), ("total", total)):
+                    parts[key].append(value)
+        losses = {k: torch.stack(v).mean() if None not in v else None for k, v in parts.items()}
+        losses["total"] = torch.stack(parts["total"]).sum()
+        if hasattr(self, "ddp_anchor"):
+            losses["total"] = losses["total"] + self.ddp_anchor.sum()
+        return losses
 
     def logging_step(self) -> bool:
         """Log on the steps the Trainer writes (``log_every_n_steps``; its own test) only:
@@ -328,17 +413,18 @@ class NeuralStyleTransfer(LightningModule):
         every = self.trainer.log_every_n_steps
         return every > 0 and (self.global_step + 1) % every == 0
 
-    def training_step(self, batch: StylePair, batch_idx: int) -> torch.Tensor:
-        """``batch`` is the (content, style) pair; its targets were computed in ``on_fit_start``."""
+    def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
+        """``batch`` is the step number: the pairs' targets were computed in ``on_fit_start``."""
         losses = self()
         if self.logging_step():
-            self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()}, prog_bar=False)
+            self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items() if v is not None},
+                          prog_bar=False)
             self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)
         return losses["total"]
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         """Losses that draw random numbers (sliced Wasserstein) draw this step's once."""
-        for module in self.style_loss.modules():
+        for module in self.style_losses.modules():
             if hasattr(module, "resample"):
                 module.resample(self.global_step)
 
@@ -347,26 +433,41 @@ class NeuralStyleTransfer(LightningModule):
         any callback sees or checkpoints the image)."""
         super().optimizer_step(*args, **kwargs)
         with torch.no_grad():
-            self.image.clamp_(0, 1)
+            for image in self.images:
+                image.clamp_(0, 1)
 
     def configure_optimizers(self):
         h = self.hparams
         lr = h.lr if h.lr is not None else DEFAULT_LR[h.optimizer]
         if h.optimizer == "lbfgs":
             return torch.optim.LBFGS(
-                [self.image], lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
+                list(self.images), lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
                 line_search_fn="strong_wolfe",
             )
-        return torch.optim.Adam([self.image], lr=lr)
+        return torch.optim.Adam(list(self.images), lr=lr)
 
     # ------------------------------------------------------------------ outputs
+    def output_images(self, images: Sequence[torch.Tensor] | None = None) -> list[tuple[str, torch.Tensor]]:
+        """(pair name, image) for each of this device's pairs, as a user should see it: 1x3xHxW
+        in [0, 1], detached (with the photo's chroma under ``preserve_color: luminance``).
+        ``images``: copies of ``self.images`` to show instead (the NaN guard's last good ones)."""
+        out = []
+        for image, group in zip(self.images if images is None else images, self.groups):
+            for j, i in enumerate(group):
+                x = image[j: j + 1].detach().float().clamp(0, 1)
+                if self.hparams.preserve_color == "luminance":
+                    x = with_chroma_of(x, self.pairs[i].content.to(x.device))
+                out.append((self.names[i], x))
+        return out
+
     def output_image(self) -> torch.Tensor:
-        """The image as a user should see it: 1x3xHxW in [0, 1], detached (with the photo's
-        chroma under ``preserve_color: luminance``)."""
-        image = self.image.detach().float().clamp(0, 1)
-        if self.hparams.preserve_color == "luminance":
-            image = with_chroma_of(image, self.pair.content.to(image.device))
-        return image
+        """The first (for a one-pair run: the) image, as :meth:`output_images`."""
+        return self.output_images()[0][1]
+
+    @property
+    def several_pairs(self) -> bool:
+        """The run makes several pairs (outputs go to a folder per pair)."""
+        return len(self.specs) > 1
 
     def config_metadata(self) -> dict[str, str]:
         """The run's hyper-parameters and their hash, embedded in every saved PNG."""
@@ -377,12 +478,23 @@ class NeuralStyleTransfer(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file)."""
         state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith("vgg.")]:
+        for key in [k for k in state if k.startswith(("vgg.", "ddp_anchor"))]:
             del state[key]
+        checkpoint["nst_pairs"] = list(self.names)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["state_dict"]
+        saved = checkpoint.get("nst_pairs")
+        if self.names and saved is not None and saved != self.names:
+            raise ConfigError(
+                f"the checkpoint holds the images of {len(saved)} pair(s) ({', '.join(saved[:3])}...), "
+                f"this device makes {', '.join(self.names[:3])}...: a checkpoint holds one device's "
+                "images. Fix: resume with the same pairs on one device (--trainer.devices 1)"
+            )
         if self.vgg is not None:
             state.update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
-        if self.image is None and "image" in state:
-            self.image = nn.Parameter(torch.empty_like(state["image"]))
+        if hasattr(self, "ddp_anchor"):
+            state["ddp_anchor"] = self.ddp_anchor
+        if not len(self.images):
+            for g in range(len([k for k in state if k.startswith("images.")])):
+                self.images.append(nn.Parameter(torch.empty_like(state[f"images.{g}"])))

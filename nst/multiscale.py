@@ -33,6 +33,9 @@ def run_multiscale(argv: list[str], probe, run) -> Path:
     """Run the stages with ``run(args)`` (``nst.cli.run``); ``probe`` is the parsed first CLI."""
     scales, steps = probe.config.scales, probe.config.steps_per_scale
     check_scales(scales, steps)
+    if probe.model.several_pairs:
+        raise ConfigError("scales with several pairs: each stage starts from one final.png. "
+                          "Fix: run the pairs one at a time with scales")
     group = next_group_dir(Path(probe.config.output_dir) / probe.run_name, "multiscale")
     previous = None
     for i, size in enumerate(scales):

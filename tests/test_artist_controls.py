@@ -163,7 +163,7 @@ def test_strength_reference_keeps_the_balance_of_the_reference_size(tmp_path):
     """The weighted style/content gradient ratio at 64 px matches the one at 32 px."""
     def weighted_ratio(cli):
         model = cli.model
-        return model.style_weight / model.content_weight * model.balance_ratio(None)
+        return model.style_weights[0] / model.content_weight * model.balance_ratio(None)
 
     small = run(tiny_args(tmp_path / "a", steps=1, size=32))
     raw = run(tiny_args(tmp_path / "b", steps=1, size=96))
@@ -171,7 +171,7 @@ def test_strength_reference_keeps_the_balance_of_the_reference_size(tmp_path):
     reference = weighted_ratio(small)
     assert abs(weighted_ratio(calibrated) / reference - 1) < 0.05
     assert abs(weighted_ratio(raw) / reference - 1) > 0.05  # without it the balance drifts
-    assert calibrated.model.style_weight != raw.model.style_weight
+    assert calibrated.model.style_weights != raw.model.style_weights
 
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (ASSETS.parent / "configs").glob("*.yaml")))

@@ -37,7 +37,7 @@ def png(path: Path, width: int, height: int, mode: str = "RGB") -> str:
 
 BAD_CONTENT = {
     "missing": (lambda d: str(d / "nope.jpg"), "does not exist"),
-    "directory": (lambda d: str(d), "is a directory"),
+    "empty directory": (lambda d: str(d), "matches no image files"),  # a folder: its images
     "empty": (lambda d: write(d / "empty.jpg", b""), "empty file"),
     "truncated": (lambda d: write(d / "cut.jpg", (ASSETS / "home.jpg").read_bytes()[:5000]), "cannot read"),
     "not an image": (lambda d: write(d / "notes.png", b"just some text, not a PNG"), "cannot read"),

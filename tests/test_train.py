@@ -38,9 +38,9 @@ def test_end_to_end_loss_falls_and_files_appear(tmp_path):
     assert "nst:config" in final.text and len(final.text["nst:config_sha256"]) == 64
     # the image is the only trainable parameter, and the checkpoint carries no VGG weights
     model = cli.model
-    assert [name for name, p in model.named_parameters() if p.requires_grad] == ["image"]
+    assert [name for name, p in model.named_parameters() if p.requires_grad] == ["images.0"]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert set(ckpt["state_dict"]) == {"image"}
+    assert set(ckpt["state_dict"]) == {"images.0"}
 
 
 def test_a_second_run_never_overwrites_the_first(tmp_path):
