@@ -259,14 +259,13 @@ class NeuralStyleTransfer(LightningModule):
             self.ignore_in_ddp()
 
     def ignore_in_ddp(self) -> None:
-        """Each device optimises its own images: DDP must neither broadcast nor average them
-        (nor the loss targets). DDP refuses a module without a synchronised trainable parameter,
-        so an empty one stands in; it carries no data."""
+        """Each device optimises its own images: DDP must neither broadcast nor average them,
+        nor the loss targets (buffers made in ``on_fit_start``, after DDP has wrapped the model,
+        which DDP would otherwise broadcast from device 0 before every step). DDP refuses a
+        module without a synchronised trainable parameter, so an empty one stands in."""
         self.ddp_anchor = nn.Parameter(torch.zeros(0))
-        self._ddp_params_and_buffers_to_ignore = [
-            name for name, _ in [*self.named_parameters(), *self.named_buffers()]
-            if not name.startswith(("ddp_anchor", "vgg."))
-        ]
+        self._ddp_params_and_buffers_to_ignore = [f"images.{g}" for g in range(len(self.images))]
+        self.trainer.strategy._ddp_kwargs["broadcast_buffers"] = False  # read when DDP wraps
 
     def load_masks(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(mask over the style image, mask over the content) for every style image."""
