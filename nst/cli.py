@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import math
 import os
 import re
 import tempfile
@@ -94,6 +95,8 @@ class NSTCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
+        if config.model.size == "auto":
+            resolve_auto_size(config)
         ensure_writable(Path(config.output_dir))
         name = self.run_name = config.run_name or default_run_name(config)
         ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
@@ -116,6 +119,24 @@ class NSTCLI(LightningCLI):
                 f"--model.size {round(size / 2 ** 0.5)} (half the pixels), or "
                 "--trainer.precision bf16-mixed"
             ) from None
+
+
+def resolve_auto_size(config: Namespace) -> None:
+    """``size: auto`` -> pixels, from the first photo's shape and the device's free memory."""
+    from nst.images import load_image
+    from nst.memory import auto_size
+    from nst.pairs import collect_pairs
+
+    m = config.model
+    specs = collect_pairs(m.content, m.style, m.pairs)
+    content = load_image(specs[0].content, "content image", m.max_input_pixels)
+    devices = config.trainer.devices
+    world = devices if isinstance(devices, int) and devices > 0 else 1
+    size, why = auto_size(tuple(content.shape[-2:]), math.ceil(len(specs) / world),
+                          config.trainer.accelerator, config.trainer.precision,
+                          m.activation_checkpointing)
+    print(why)
+    m.size = config.data.size = size
 
 
 class OutOfMemory(NSTError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
-from typing import NamedTuple, Optional, Union
+from typing import Literal, NamedTuple, Optional, Union
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -90,7 +90,7 @@ class StylePairDataModule(LightningDataModule):
         content: Optional[str] = None,
         style: Union[str, list[str], None] = None,
         pairs: Optional[str] = None,
-        size: int = 400,
+        size: Union[int, Literal["auto"]] = 400,
         style_size: Optional[int] = None,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
         style_scale: float = 1.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Literal, Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import LightningModule
@@ -85,7 +85,8 @@ class NeuralStyleTransfer(LightningModule):
         style: style painting (path), a list of paintings to blend, or a folder or glob of
             paintings (one pair each).
         pairs: a CSV manifest instead: header ``content,style[,name]``, a row per pair.
-        size: longest side of the generated image in pixels.
+        size: longest side of the generated image in pixels; ``auto``: the largest that fits
+            in the device's free memory (up to the photo's own size; ``nst.memory``).
         style_size: longest side the style images are resized to (default: ``size * style_scale``).
         style_scale: style image size relative to ``size`` (jcjohnson's -style_scale).
         style_blend_weights: one weight per style image (normalised to sum 1; default equal).
@@ -130,7 +131,7 @@ class NeuralStyleTransfer(LightningModule):
         content: Optional[str] = None,
         style: Union[str, list[str], None] = None,
         pairs: Optional[str] = None,
-        size: int = 400,
+        size: Union[int, Literal["auto"]] = 400,
         style_size: Optional[int] = None,
         style_scale: float = 1.0,
         style_blend_weights: Optional[list[float]] = None,
@@ -160,6 +161,9 @@ class NeuralStyleTransfer(LightningModule):
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
     ):
         super().__init__()
+        if not isinstance(size, int):
+            raise ConfigError(f"size: {size!r} must be resolved to pixels before the model is built "
+                              "(train.py does this for auto). Fix: give a number of pixels")
         self.save_hyperparameters()
         content_entry = lookup(CONTENT_LOSSES, content_loss, "content_loss")
         style_entry = lookup(STYLE_LOSSES, style_loss, "style_loss")

@@ -1,0 +1,77 @@
+"""``size: auto``: the largest size whose run fits in the device's free memory."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from nst.errors import ConfigError
+from nst.images import MIN_SIDE
+
+# Peak memory per pixel of the generated image (bench/memory.py: the slope of peak RSS between
+# 512 and 1024 px on CPU, Gatys layers, Adam; activations, their gradients and the Gram
+# matrices). Keyed by (bf16, activation checkpointing).
+BYTES_PER_PIXEL = {
+    (False, False): 3950,
+    (False, True): 2300,
+    (True, False): 2750,
+    (True, True): 1750,
+}
+SAFETY = 0.8  # use at most this share of the free memory
+RESERVE = 1 << 30  # and leave this much for the weights, targets and evaluation
+
+
+def resolve_accelerator(accelerator: str) -> str:
+    if accelerator in ("auto", "gpu"):
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    return accelerator
+
+
+def free_memory(accelerator: str) -> int:
+    """Bytes the run may still allocate on this device."""
+    if accelerator == "cuda":
+        return torch.cuda.mem_get_info()[0]
+    if accelerator == "mps":
+        return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else 8 << 30
+
+
+def auto_size(
+    content_hw: tuple[int, int],
+    images: int,
+    accelerator: str,
+    precision: str,
+    checkpointing: bool,
+) -> tuple[int, str]:
+    """(long side, a line saying why): the largest size at which ``images`` images of this
+    aspect ratio fit, never above the photo's own long side (upscaling adds no detail)."""
+    device = resolve_accelerator(accelerator)
+    free = free_memory(device)
+    per_pixel = BYTES_PER_PIXEL[("bf16" in str(precision), bool(checkpointing))]
+    budget = free * SAFETY - RESERVE
+    h, w = content_hw
+    pixels = budget / (per_pixel * max(1, images))
+    long_side = int(math.sqrt(max(pixels, 0) * max(h, w) / min(h, w)))
+    if long_side < MIN_SIDE * 4:
+        raise ConfigError(
+            f"size: auto found {free / 2**30:.1f} GiB free on {device}, too little for even "
+            f"{MIN_SIDE * 4} px. Fix: free memory, set activation_checkpointing: true, or a size"
+        )
+    size = min(long_side, max(h, w))
+    why = (f"nst: size auto -> {size} px ({free / 2**30:.1f} GiB free on {device}, about "
+           f"{per_pixel / 1024:.1f} KiB per pixel for {precision}"
+           f"{' with activation checkpointing' if checkpointing else ''}; "
+           f"{'the photo is ' + str(max(h, w)) + ' px' if size < long_side else 'largest that fits'})")
+    return size, why

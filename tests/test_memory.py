@@ -1,0 +1,38 @@
+"""size: auto picks the largest size that fits the free memory, never above the photo's."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import tiny_args
+from nst import memory
+from nst.cli import run
+from nst.errors import ConfigError
+
+
+def test_auto_size_follows_free_memory_and_stops_at_the_photo(monkeypatch):
+    per_pixel = memory.BYTES_PER_PIXEL[(False, False)]
+    budget_pixels = 1_000_000
+    free = (budget_pixels * per_pixel + memory.RESERVE) / memory.SAFETY
+    monkeypatch.setattr(memory, "free_memory", lambda device: free)
+    size, why = memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
+    assert size == int((budget_pixels * 4 / 3) ** 0.5)  # 4:3 photo, 1 MP -> 1154 px long side
+    assert "GiB free on cpu" in why and "largest that fits" in why
+    two, _ = memory.auto_size((3000, 4000), 2, "cpu", "32-true", False)
+    assert abs(two / size - 2 ** -0.5) < 0.01  # two images share the memory
+    lean, _ = memory.auto_size((3000, 4000), 1, "cpu", "bf16-mixed", True)
+    assert lean > size  # checkpointing and bf16 fit more pixels
+    small, why = memory.auto_size((300, 400), 1, "cpu", "32-true", False)
+    assert small == 400 and "the photo is 400 px" in why
+    monkeypatch.setattr(memory, "free_memory", lambda device: memory.RESERVE)
+    with pytest.raises(ConfigError, match="too little"):
+        memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
+
+
+def test_size_auto_on_the_command_line(tmp_path, monkeypatch, capsys):
+    per_pixel = memory.BYTES_PER_PIXEL[(False, False)]
+    free = ((96 * 72 + 50) * per_pixel + memory.RESERVE) / memory.SAFETY  # room for 96x72
+    monkeypatch.setattr(memory, "free_memory", lambda device: free)
+    cli = run(tiny_args(tmp_path, "--model.size", "auto", steps=1), fit=False)
+    assert cli.model.hparams.size == cli.datamodule.size == 96  # home.jpg is 4:3
+    assert "size auto -> 96 px" in capsys.readouterr().out
