@@ -42,7 +42,8 @@ class StyleTransferMetrics(nn.Module):
                 features = vgg(styles[index])
             grams.append(LayerLosses({n: GramLoss(features[n]) for n in weights}, weights))
             sliced.append(LayerLosses(
-                {n: SlicedWassersteinLoss(features[n], seed=EVAL_SEED + i) for i, n in enumerate(weights)},
+                {n: SlicedWassersteinLoss(features[n], seed=EVAL_SEED + i, fixed=True)
+                 for i, n in enumerate(weights)},
                 weights,
             ))
         # several styles: the blend-weighted distance to each

@@ -184,3 +184,28 @@ def test_seeded_losses_get_a_seed_per_layer():
     losses = build_layer_losses("style", "sliced_wasserstein", None, feats, {"a": 1, "b": 1}, seed=7)
     seeds = [m.seed for m in losses.losses.values()]
     assert len(set(seeds)) == 2
+
+
+def test_sorted_matching_without_gradient_is_chunked_but_equal():
+    from nst.losses.common import sorted_matching_loss
+
+    values = torch.randn(2, 19, 300)
+    target = torch.randn(1, 19, 250).sort(dim=-1).values
+    chunked = sorted_matching_loss(values, target)
+    whole = sorted_matching_loss(values.clone().requires_grad_(True), target)
+    torch.testing.assert_close(chunked, whole.detach())
+
+
+def test_fixed_sliced_wasserstein_keeps_its_directions_and_drops_the_raw_target():
+    from nst.losses import SlicedWassersteinLoss
+
+    target = torch.rand(1, 4, 6, 6)
+    fixed = SlicedWassersteinLoss(target, seed=3, fixed=True)
+    moving = SlicedWassersteinLoss(target, seed=3)
+    directions = fixed.directions.clone()
+    fixed.resample(5)
+    moving.resample(5)
+    assert torch.equal(fixed.directions, directions) and not torch.equal(moving.directions, directions)
+    assert fixed.target.numel() == 0
+    x = torch.rand(1, 4, 6, 6)
+    assert torch.isclose(fixed(x), SlicedWassersteinLoss(target, seed=3)(x))

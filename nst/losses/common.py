@@ -42,6 +42,18 @@ def sorted_matching_loss(values: torch.Tensor, target_sorted: torch.Tensor) -> t
     equals ||values - matched||^2 where ``matched`` is the target remapped by rank (exact
     histogram matching).
     """
-    sorted_values = values.sort(dim=-1).values
-    target = resample_sorted(target_sorted.to(sorted_values.dtype), sorted_values.shape[-1])
-    return (sorted_values - target).pow(2).mean()
+    n = values.shape[-1]
+    if values.requires_grad:
+        sorted_values = values.sort(dim=-1).values
+        target = resample_sorted(target_sorted.to(sorted_values.dtype), n)
+        return (sorted_values - target).pow(2).mean()
+    # no gradient (evaluation): sort a few rows at a time, so that the sort's values and int64
+    # indices never exist for all rows at once (they are several times the features' size)
+    rows = values.reshape(-1, n)
+    targets = target_sorted.to(values.dtype).expand(*values.shape[:-1], target_sorted.shape[-1])
+    targets = targets.reshape(-1, target_sorted.shape[-1])
+    total = values.new_zeros(())
+    for start in range(0, rows.shape[0], 8):
+        chunk = rows[start: start + 8].sort(dim=-1).values
+        total += (chunk - resample_sorted(targets[start: start + 8], n)).pow(2).sum()
+    return total / values.numel()

@@ -21,7 +21,15 @@ class SlicedWassersteinLoss(nn.Module):
     from ``seed`` and the step, so a run is reproducible.
     """
 
-    def __init__(self, target_features: torch.Tensor, projections: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        target_features: torch.Tensor,
+        projections: int | None = None,
+        seed: int = 0,
+        fixed: bool = False,
+    ):
+        """``fixed``: the directions of step 0 for good (the evaluation metric); the raw target
+        features are then dropped after sorting, halving the memory the loss holds."""
         super().__init__()
         if projections is not None and projections < 1:
             raise ConfigError(f"sliced_wasserstein projections must be >= 1, got {projections}")
@@ -32,10 +40,15 @@ class SlicedWassersteinLoss(nn.Module):
             self.register_buffer("target", flatten(target_features.detach()), persistent=False)
         self.register_buffer("directions", torch.empty(0), persistent=False)
         self.register_buffer("target_sorted", torch.empty(0), persistent=False)
+        self.fixed = False
         self.resample(0)
+        if fixed:
+            self.fixed, self.target = True, torch.empty(0)
 
     def resample(self, step: int) -> None:
         """Draw the directions of ``step`` (the same for every closure call of one step)."""
+        if self.fixed:
+            return
         generator = torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + step)
         directions = torch.randn(self.channels, self.projections, generator=generator)
         directions = directions / directions.norm(dim=0, keepdim=True)
