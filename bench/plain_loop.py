@@ -54,9 +54,15 @@ def run_plain(
     device: torch.device,
     on_step: Callable[[int], None] = lambda step: None,
     precision: str = "32-true",
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> torch.Tensor:
-    """Optimise ``steps`` Adam steps; ``on_step(i)`` is called after step i (for timing)."""
+    """Optimise ``steps`` Adam steps; ``on_step(i)`` is called after step i (for timing).
+    ``channels_last`` / ``compile``: the two usual speed-ups, to measure them (bench/run.py)."""
     net = plain_vgg(state_dict, device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(memory_format=memory_format)
+    extract = torch.compile(features) if compile else features
     mean = torch.tensor(preprocessing.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(preprocessing.std, device=device).view(1, 3, 1, 1)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
@@ -68,12 +74,12 @@ def run_plain(
         content_target = features(net, normalize(content.to(device)))[CONTENT_LAYER].float()
         style_targets = {i: gram(f) for i, f in features(net, normalize(style.to(device))).items()
                          if i in STYLE_LAYERS}
-    image = content.to(device).clone().requires_grad_(True)
+    image = content.to(device).clone(memory_format=memory_format).requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=0.02)
     for step in range(steps):
         optimizer.zero_grad(set_to_none=True)
         with autocast:
-            feats = features(net, normalize(image))
+            feats = extract(net, normalize(image))
         content_loss = F.mse_loss(feats[CONTENT_LAYER].float(), content_target)
         style_loss = sum((gram(feats[i]) - style_targets[i]).pow(2).sum() / len(STYLE_LAYERS)
                          for i in STYLE_LAYERS)

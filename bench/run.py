@@ -3,7 +3,8 @@
     python bench/run.py                                  # CPU: 128, 256, 512 px
     python bench/run.py --device cuda                    # CUDA: 512, 1024, 2048 px
     python bench/run.py --sizes 256 --steps 40 --repeats 3
-    python bench/run.py --variant "cl=--model.channels_last true"   # more variants of ours
+    python bench/run.py --variant "ckpt=--model.activation_checkpointing true"  # more of ours
+    python bench/run.py --sizes 256 --plain-variant channels_last --plain-variant compile
     python bench/run.py --write BENCHMARKS.md            # also append the table there
 
 Every variant runs in this one process, one after another, A B A B (``--repeats`` rounds), on
@@ -152,12 +153,13 @@ def time_ours(size, steps, warmup, device, precision, weights, extra: list[str],
 
 
 def time_plain(size, steps, warmup, device, precision, weights, extra, out_dir) -> tuple:
+    """``extra``: options of ``run_plain`` (``channels_last``, ``compile``) to switch on."""
     clock = StepClock(warmup, steps, device)
     with PeakMemory(device) as memory:
         pair = load_pair(str(CONTENT), str(STYLE), size)
         w = load_weights(weights, progress=False)
         run_plain(w.state_dict, w.preprocessing, pair.content, pair.styles[0], steps, device, clock,
-                  precision)
+                  precision, **{option: True for option in extra})
     return clock.seconds_per_step, memory.mib
 
 
@@ -189,13 +191,15 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
                         help="another variant of ours: a name and train.py arguments")
     parser.add_argument("--no-plain", action="store_true", help="leave the plain loop out")
+    parser.add_argument("--plain-variant", action="append", default=[], choices=["channels_last", "compile"],
+                        help="also time the plain loop with this speed-up (repeatable)")
     parser.add_argument("--write", metavar="FILE", help="append the table to this markdown file")
     parser.add_argument("--peak-rss-of", help=argparse.SUPPRESS)  # internal: one fresh-process run
     parser.add_argument("--extra", default="", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     device = torch.device(opts.device)
     if opts.peak_rss_of:
-        timer = time_plain if opts.peak_rss_of == "plain" else time_ours
+        timer = time_plain if opts.peak_rss_of.startswith("plain") else time_ours
         with tempfile.TemporaryDirectory() as tmp:
             timer(opts.sizes[0], opts.steps, opts.warmup, device, opts.precision, opts.weights,
                   shlex.split(opts.extra), Path(tmp))
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> str:
         variants[name] = (time_ours, shlex.split(args))
     if not opts.no_plain:
         variants["plain"] = (time_plain, [])
+    for option in opts.plain_variant:
+        variants[f"plain+{option}"] = (time_plain, [option])
     results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

@@ -10,14 +10,15 @@ import torch
 from nst.errors import ConfigError
 from nst.images import MIN_SIDE
 
-# Peak memory per pixel of the generated image (bench/memory.py: the slope of peak RSS between
-# 512 and 1024 px on CPU, Gatys layers, Adam; activations, their gradients and the Gram
-# matrices). Keyed by (bf16, activation checkpointing).
+# Peak memory per pixel of the generated image, measured by bench/memory.py on CPU (the slope
+# of a fresh process's peak RSS between 512 and 1024 px; Gatys layers, Adam, evaluation metrics
+# on; BENCHMARKS.md). Keyed by (bf16, activation checkpointing). On CUDA the activations are the
+# same tensors; the allocator's and cuDNN's workspace are what SAFETY leaves room for.
 BYTES_PER_PIXEL = {
-    (False, False): 3950,
-    (False, True): 2300,
-    (True, False): 2750,
-    (True, True): 1750,
+    (False, False): 2933,
+    (False, True): 2102,
+    (True, False): 2258,
+    (True, True): 2158,
 }
 SAFETY = 0.8  # use at most this share of the free memory
 RESERVE = 1 << 30  # and leave this much for the weights, targets and evaluation
