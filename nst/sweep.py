@@ -67,6 +67,9 @@ def run_sweep(argv: list[str], sweeps: list[tuple[str, list[str]]], run) -> Path
     overrides = [[f"--{key}={value}" for key, value in variant] for variant in all_variants]
     # parsing (without running) the first variant tells where the sweep lives
     probe = run([*argv, *overrides[0]], fit=False)
+    if probe.model.several_pairs:
+        raise ConfigError("--sweep with several pairs: the contact sheet shows one final.png per "
+                          "variant. Fix: sweep one pair, then run the chosen settings on all pairs")
     sweep_dir = next_group_dir(Path(probe.config.output_dir) / probe.run_name)
     results = []
     for variant, override in zip(all_variants, overrides):

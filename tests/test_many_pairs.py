@@ -102,6 +102,8 @@ def test_several_sizes_are_several_parameters(tmp_path, styles):
 @pytest.mark.parametrize("extra, message", [
     (["--model.optimizer", "lbfgs"], "L-BFGS"),
     (["--model.content_masks", f"[{ASSETS / 'masks' / 'building_top.png'}]"], "masks belong to one photo"),
+    (["--sweep", "model.lr=0.01,0.02"], "--sweep with several pairs"),
+    (["--scales", "[32, 48]"], "scales with several pairs"),
 ])
 def test_batch_refuses_what_couples_or_does_not_fit_pairs(tmp_path, capsys, styles, extra, message):
     args = ["--model.content", str(ASSETS / "home.jpg"), "--model.style", str(styles),
