@@ -180,5 +180,10 @@ def test_every_shipped_config_runs(tmp_path, config):
     extra = ["--scales", "[32, 48]", "--steps_per_scale", "[2, 2]"] if config == "multiscale.yaml" else []
     result = run(["--config", str(ASSETS.parent / "configs" / config),
                   *tiny_overrides(tmp_path, "--model.strength_reference_size", "null", *extra, steps=2)])
-    final = result if isinstance(result, Path) else Path(result.trainer.log_dir) / "final.png"
-    assert final.is_file()
+    if isinstance(result, Path):
+        finals = [result]
+    else:
+        run_dir = Path(result.trainer.log_dir)
+        finals = [run_dir / n / "final.png" for n in result.model.names] if result.model.several_pairs \
+            else [run_dir / "final.png"]
+    assert finals and all(final.is_file() for final in finals)
