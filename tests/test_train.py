@@ -140,7 +140,7 @@ def test_shipped_configs_parse(capsys):
             train.main(["--config", str(config), "--print_config"])
         assert e.value.code == 0
         printed = yaml.safe_load(capsys.readouterr().out)
-        assert printed["model"]["content"] and printed["trainer"]["max_steps"] > 0
+        assert (printed["model"]["content"] or printed["model"]["pairs"]) and printed["trainer"]["max_steps"] > 0
 
 
 @pytest.mark.parametrize(
