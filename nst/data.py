@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from nst.color import luminance
 from nst.errors import ConfigError, ImageError
 from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize, resize_long_side
-from nst.pairs import collect_pairs, shard
+from nst.pairs import PairSpec, collect_pairs, shard
 
 
 class StylePair(NamedTuple):
@@ -67,6 +67,19 @@ def load_pair(
     return StylePair(content_image, styles)
 
 
+def load_pairs(
+    specs: Sequence[PairSpec],
+    ids: Sequence[int],
+    size: int,
+    style_size: int | None,
+    max_input_pixels: int,
+    style_scale: float,
+) -> list[StylePair]:
+    """The pairs ``specs[i]`` for ``i`` in ``ids`` (one device's share), loaded as :func:`load_pair`."""
+    return [load_pair(specs[i].content, specs[i].styles, size, style_size, max_input_pixels, style_scale)
+            for i in ids]
+
+
 def load_mask(path: str, size: tuple[int, int], max_input_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """A mask image as 1x1xHxW weights in [0, 1] (its luminance: white = 1), resized to ``size``."""
     image = resize(load_image(path, "mask image", max_input_pixels), size)
@@ -106,11 +119,8 @@ class StylePairDataModule(LightningDataModule):
             specs = collect_pairs(self.content, self.style, self.manifest)
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
             self.pair_ids = shard(len(specs), rank, world)
-            self.pairs = [
-                load_pair(specs[i].content, specs[i].styles, self.size, self.style_size,
-                          self.max_input_pixels, self.style_scale)
-                for i in self.pair_ids
-            ]
+            self.pairs = load_pairs(specs, self.pair_ids, self.size, self.style_size,
+                                    self.max_input_pixels, self.style_scale)
 
     @property
     def pair(self) -> StylePair | None:

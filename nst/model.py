@@ -20,7 +20,7 @@ from nst.color import (
     match_luminance,
     with_chroma_of,
 )
-from nst.data import StylePair, load_mask, load_pair
+from nst.data import StylePair, load_mask, load_pairs
 from nst.errors import ConfigError
 from nst.features import POOLING, VGGFeatures
 from nst.images import DEFAULT_MAX_PIXELS, load_image, resize, resize_long_side
@@ -225,10 +225,6 @@ class NeuralStyleTransfer(LightningModule):
         """The image parameter of a one-size run (all its pairs as one batch)."""
         return self.images[0] if len(self.images) else None
 
-    @property
-    def style_blend(self) -> dict[int, float]:
-        return self.blends[self.pair_ids[0] if self.pair_ids else 0]
-
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
         """Load this device's pairs, the frozen VGG19 and the starting images (once per process)."""
@@ -239,8 +235,8 @@ class NeuralStyleTransfer(LightningModule):
             self.pair_ids = shard(len(self.specs), rank, world)
             loaded = getattr(datamodule, "pairs", None)
             if loaded is None or getattr(datamodule, "pair_ids", None) != self.pair_ids:
-                loaded = [load_pair(self.specs[i].content, self.specs[i].styles, h.size, h.style_size,
-                                    h.max_input_pixels, h.style_scale) for i in self.pair_ids]
+                loaded = load_pairs(self.specs, self.pair_ids, h.size, h.style_size, h.max_input_pixels,
+                                    h.style_scale)
             if h.preserve_color == "histogram":
                 loaded = [StylePair(p.content, tuple(match_color_histogram(s, p.content) for s in p.styles))
                           for p in loaded]
@@ -329,11 +325,8 @@ class NeuralStyleTransfer(LightningModule):
             self.style_weights.append(weight)
 
     @property
-    def content_loss(self) -> nn.Module:
-        return self.content_losses[0]
-
-    @property
     def style_loss(self) -> nn.Module:
+        """The first (for a one-pair run: the) pair's style loss, to inspect."""
         return self.style_losses[0]
 
     def build_losses(self, content: torch.Tensor, styles, i: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -402,8 +395,9 @@ class NeuralStyleTransfer(LightningModule):
                     tv = None
                 for key, value in (("content", content), ("style", style), ("tv", tv), ("total", total)):
                     parts[key].append(value)
+        total = torch.stack(parts.pop("total")).sum()
         losses = {k: torch.stack(v).mean() if None not in v else None for k, v in parts.items()}
-        losses["total"] = torch.stack(parts["total"]).sum()
+        losses["total"] = total
         if hasattr(self, "ddp_anchor"):
             losses["total"] = losses["total"] + self.ddp_anchor.sum()
         return losses
