@@ -13,7 +13,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PROJECT_DIR / "configs"
-SHORT_FORMS = {"--content": "--model.content", "--style": "--model.style"}
+SHORT_FORMS = {"--content": "--data.content", "--style": "--data.style"}
 
 
 def resolve_config(value: str) -> str:

@@ -6,6 +6,7 @@ import json
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from nst.config_types import PositiveInt
 from nst.features import VGGFeatures
 from nst.metrics import EVAL_LAYERS, StyleTransferMetrics
 from nst.outputs import pair_dir, run_dir
@@ -16,13 +17,11 @@ class EvalMetrics(Callback):
     not depend on the run's own losses (see :class:`nst.metrics.StyleTransferMetrics`);
     the final values go to ``metrics.json`` in the run's folder."""
 
-    def __init__(self, every_n_steps: int = 50, enabled: bool = True):
-        if every_n_steps < 1:
-            raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
+    def __init__(self, every_n_steps: PositiveInt = 50, enabled: bool = True):
         self.every_n_steps = every_n_steps
         self.enabled = enabled
-        self.metrics: list[StyleTransferMetrics] = []
-        self.last: dict[str, dict[str, float]] = {}
+        self.metrics: dict[str, StyleTransferMetrics] = {}
+        self.last: dict[str, tuple] = {}  # pair name -> (pair, its latest values)
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.enabled:
@@ -30,18 +29,18 @@ class EvalMetrics(Callback):
         run_dir(trainer)  # on every device at once (see nst.outputs)
         vgg = VGGFeatures(pl_module.vgg_weights, EVAL_LAYERS).to(pl_module.device)
         device = pl_module.device
-        self.metrics = [
-            StyleTransferMetrics(vgg, content.to(device), [s.to(device) for s in styles],
-                                 pl_module.blends[pl_module.pair_ids[i]])
-            for i, (content, styles) in enumerate(pl_module.pairs)
-        ]
+        self.metrics = {
+            pair.name: StyleTransferMetrics(vgg, pair.content.to(device), [s.to(device) for s in pair.styles],
+                                            pair.blend)
+            for pair in pl_module.pairs
+        }
 
     def measure(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        by_name = dict(pl_module.output_images())
-        for name, metrics in zip(pl_module.names, self.metrics):
-            self.last[name] = values = metrics(by_name[name])
-            if pl_module.several_pairs:
-                values = {k.replace("eval/", f"eval/{name}/", 1): v for k, v in values.items()}
+        for pair, image in pl_module.output_images():
+            values = self.metrics[pair.name](image)
+            self.last[pair.name] = (pair, values)
+            if pair.folder:
+                values = {k.replace("eval/", f"eval/{pair.folder}/", 1): v for k, v in values.items()}
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=trainer.global_step)
 
@@ -53,6 +52,6 @@ class EvalMetrics(Callback):
         if not self.metrics:
             return
         self.measure(trainer, pl_module)
-        for name, values in self.last.items():
-            path = pair_dir(trainer, pl_module, name) / "metrics.json"
+        for pair, values in self.last.values():
+            path = pair_dir(trainer, pair) / "metrics.json"
             path.write_text(json.dumps({"step": trainer.global_step, **values}, indent=2) + "\n")

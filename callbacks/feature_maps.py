@@ -32,11 +32,12 @@ class FeatureMaps(Callback):
 
         vgg = VGGFeatures(pl_module.vgg_weights, self.layers)
         vgg = vgg.to(pl_module.device)
-        content, styles = pl_module.pair
+        (pair, generated), *_ = pl_module.output_images()  # the first pair
+        content, styles = pair.content, pair.styles
         images = {"content": content.to(pl_module.device)}
         for i, style in enumerate(styles):
             images["style" if len(styles) == 1 else f"style_{i}"] = style.to(pl_module.device)
-        images["generated"] = pl_module.output_image()
+        images["generated"] = generated
         for name, image in images.items():
             for tag, picture in layer_pictures(vgg, image, self.layers, self.top_k).items():
                 layer, kind = tag.split("/")

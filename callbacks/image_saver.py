@@ -9,7 +9,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from nst.images import save_image
-from nst.outputs import pair_dir, run_dir
+from nst.config_types import PositiveInt
+from nst.outputs import config_metadata, pair_dir, run_dir
 
 
 class ImageSaver(Callback):
@@ -18,9 +19,7 @@ class ImageSaver(Callback):
     TensorBoard. If the run stops with an error or Ctrl-C, the image is kept as ``interrupted.png``.
     """
 
-    def __init__(self, every_n_steps: int = 100, tensorboard: bool = True):
-        if every_n_steps < 1:
-            raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
+    def __init__(self, every_n_steps: PositiveInt = 100, tensorboard: bool = True):
         self.every_n_steps = every_n_steps
         self.tensorboard = tensorboard
 
@@ -34,15 +33,15 @@ class ImageSaver(Callback):
 
     def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> Path | None:
         """Every pair of this device: ``<run dir>[/<pair>]/<name>``; returns the first path."""
-        first, metadata = None, pl_module.config_metadata()
+        first, metadata = None, config_metadata(trainer)
         writer = self._tensorboard(trainer)  # rank 0 only; a no-op elsewhere
         for pair, image in pl_module.output_images():
             if not torch.isfinite(image).all():
                 continue  # NaN/Inf: RunGuard keeps the last finite image as last_good.png
-            path = save_image(image, pair_dir(trainer, pl_module, pair) / name, metadata)
+            path = save_image(image, pair_dir(trainer, pair) / name, metadata)
             first = first or path
             if writer is not None:
-                label = f"{tag}/{pair}" if pl_module.several_pairs else tag
+                label = f"{tag}/{pair.folder}" if pair.folder else tag
                 writer.add_image(label, image[0].float().cpu(), trainer.global_step)
         if writer is not None:
             writer.flush()
@@ -51,13 +50,13 @@ class ImageSaver(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         run_dir(trainer)  # on every device at once (see nst.outputs)
         writer = self._tensorboard(trainer)
-        if writer is None or not pl_module.pairs:
+        if writer is None:
             return
-        for pair, (content, styles) in zip(pl_module.names, pl_module.pairs):
-            suffix = f"/{pair}" if pl_module.several_pairs else ""
-            writer.add_image(f"input/content{suffix}", content[0], 0)
-            for i, style in enumerate(styles):
-                label = "input/style" if len(styles) == 1 else f"input/style_{i}"
+        for pair in pl_module.pairs:
+            suffix = f"/{pair.folder}" if pair.folder else ""
+            writer.add_image(f"input/content{suffix}", pair.content[0], 0)
+            for i, style in enumerate(pair.styles):
+                label = "input/style" if len(pair.styles) == 1 else f"input/style_{i}"
                 writer.add_image(f"{label}{suffix}", style[0], 0)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -73,7 +72,7 @@ class ImageSaver(Callback):
         self.save(trainer, pl_module, "final.png", "final")
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
-        if getattr(pl_module, "image", None) is not None:
+        if len(getattr(pl_module, "images", ())):
             path = self.save(trainer, pl_module, "interrupted.png", "interrupted")
             if path is not None:
                 print(f"nst: run stopped ({type(exception).__name__}); image kept at {path}")

@@ -5,17 +5,21 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
-from nst.errors import ConfigError, NSTError
-from nst.images import save_image
-from nst.outputs import pair_dir, run_dir
+from jsonargparse.typing import NonNegativeInt
 
-ON_NAN = ("stop", "restore_and_halve_lr")
+from nst.config_types import PositiveInt
+from nst.errors import NSTError
+from nst.images import save_image
+from nst.outputs import config_metadata, pair_dir, run_dir
+
+OnNaN = Literal["stop", "restore_and_halve_lr"]
 
 
 class NonFiniteLossError(NSTError):
@@ -31,11 +35,8 @@ class RunGuard(Callback):
     and say how to resume.
     """
 
-    def __init__(self, check_every_n_steps: int = 10, on_nan: str = "stop", max_restores: int = 4):
-        if on_nan not in ON_NAN:
-            raise ConfigError(f"unknown run_guard.on_nan '{on_nan}'; valid: {', '.join(ON_NAN)}")
-        if check_every_n_steps < 1:
-            raise ConfigError(f"run_guard.check_every_n_steps must be >= 1, got {check_every_n_steps}")
+    def __init__(self, check_every_n_steps: PositiveInt = 10, on_nan: OnNaN = "stop",
+                 max_restores: NonNegativeInt = 4):
         self.check_every_n_steps = check_every_n_steps
         self.on_nan = on_nan
         self.max_restores = max_restores
@@ -87,9 +88,8 @@ class RunGuard(Callback):
 
     def _save_last_good(self, trainer: Trainer, pl_module: LightningModule) -> Path:
         """``last_good.png`` of every pair of this device; returns the first path."""
-        paths = [save_image(image, pair_dir(trainer, pl_module, name) / "last_good.png",
-                            pl_module.config_metadata())
-                 for name, image in pl_module.output_images(self.good)]
+        paths = [save_image(image, pair_dir(trainer, pair) / "last_good.png", config_metadata(trainer))
+                 for pair, image in pl_module.output_images(self.good)]
         return paths[0]
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:

@@ -1,4 +1,9 @@
-"""The command line: Lightning's ``LightningCLI`` with the project's defaults.
+"""The command line: Lightning's ``LightningCLI`` with the project's defaults; ``run`` turns
+a command line into a plan of runs (``nst.plan``) and carries it out.
+
+The inputs (``data.*``: images, sizes, colour, masks, start) belong to the data module, the
+objective and optimiser (``model.*``) to the model; ``--model.size`` and the other input keys
+are accepted as aliases of ``--data.size`` ... on the command line.
 
 Every run writes to ``<output_dir>/<run_name>/version_N/`` (``final.png``, ``step_XXXXX.png``,
 TensorBoard events, ``config.yaml``, ``checkpoints/last.ckpt``); ``N`` grows, so an earlier
@@ -10,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import inspect
 import logging
-import math
 import os
 import re
 import tempfile
@@ -25,12 +30,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from callbacks import EvalMetrics, ImageSaver, RunGuard
-from nst.data import StylePairDataModule, style_paths
+from nst.data import StylePairDataModule
 from nst.errors import ConfigError, NSTError
 from nst.model import NeuralStyleTransfer
+from nst.pairs import stem
 
-PATH_KEYS = ("content", "style", "pairs", "init", "weights", "content_masks", "style_masks")
-LINKED_KEYS = ("content", "style", "pairs", "size", "style_size", "max_input_pixels", "style_scale")
+PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
+DATA_KEYS = tuple(p for p in inspect.signature(StylePairDataModule.__init__).parameters if p != "self")
 TRAINER_DEFAULTS = {
     "max_steps": 300,
     "max_epochs": -1,
@@ -41,7 +47,10 @@ TRAINER_DEFAULTS = {
 
 
 class NSTCLI(LightningCLI):
-    def __init__(self, args: list[str] | None = None):
+    """``instantiate=False`` only parses (and resolves paths and names): what a plan needs."""
+
+    def __init__(self, args: list[str] | None = None, instantiate: bool = True):
+        self.instantiate = instantiate
         quiet_lightning()
         super().__init__(
             NeuralStyleTransfer,
@@ -71,9 +80,7 @@ class NSTCLI(LightningCLI):
                 "checkpoint.every_n_train_steps": 100,
             }
         )
-        for key in LINKED_KEYS:
-            parser.link_arguments(f"model.{key}", f"data.{key}")
-        parser.link_arguments("model.seed", "seed_everything")
+        parser.link_arguments("data.seed", "seed_everything")
         parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
         parser.add_argument(
             "--run_name", type=str | None, default=None,
@@ -95,12 +102,14 @@ class NSTCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
-        if config.model.size == "auto":
-            resolve_auto_size(config)
         ensure_writable(Path(config.output_dir))
         name = self.run_name = config.run_name or default_run_name(config)
         ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
         config.ckpt_path = ckpt_path
+        if not self.instantiate:
+            return
+        if config.data.size == "auto":
+            resolve_auto_size(config)
         if config.trainer.logger in (None, True):
             config.trainer.logger = Namespace(
                 class_path="lightning.pytorch.loggers.TensorBoardLogger",
@@ -109,11 +118,19 @@ class NSTCLI(LightningCLI):
                 ),
             )
 
+    def _set_seed(self) -> None:  # seeding belongs to the run, not to planning it
+        if self.instantiate:
+            super()._set_seed()
+
+    def instantiate_classes(self) -> None:
+        if self.instantiate:
+            super().instantiate_classes()
+
     def fit(self) -> None:
         try:
             self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
         except torch.OutOfMemoryError as e:
-            size = self.model.hparams.size
+            size = self.datamodule.options.size
             raise OutOfMemory(
                 f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
                 f"--model.size {round(size / 2 ** 0.5)} (half the pixels), or "
@@ -122,21 +139,17 @@ class NSTCLI(LightningCLI):
 
 
 def resolve_auto_size(config: Namespace) -> None:
-    """``size: auto`` -> pixels, from the first photo's shape and the device's free memory."""
-    from nst.images import load_image
-    from nst.memory import auto_size
+    """``size: auto`` -> pixels, from the first photo's shape and the device's free memory
+    (here, where the whole config is known, including activation checkpointing)."""
+    from nst.memory import resolve_auto_size as resolve
     from nst.pairs import collect_pairs
 
-    m = config.model
-    specs = collect_pairs(m.content, m.style, m.pairs)
-    content = load_image(specs[0].content, "content image", m.max_input_pixels)
+    d = config.data
+    specs = collect_pairs(d.content, d.style, d.pairs)
     devices = config.trainer.devices
     world = devices if isinstance(devices, int) and devices > 0 else 1
-    size, why = auto_size(tuple(content.shape[-2:]), math.ceil(len(specs) / world),
-                          config.trainer.accelerator, config.trainer.precision,
-                          m.activation_checkpointing)
-    print(why)
-    m.size = config.data.size = size
+    d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
+                     config.model.activation_checkpointing, d.max_input_pixels)
 
 
 class OutOfMemory(NSTError):
@@ -171,12 +184,14 @@ def check_config_files(args: list[str]) -> None:
             where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise ConfigError(f"{where}: YAML syntax error: {problem}. Fix: correct the YAML there") from None
+        moved = sorted(set((yaml.safe_load(path.read_text()) or {}).get("model") or {}) & set(DATA_KEYS))
+        if moved:
+            raise ConfigError(f"{path}: model.{moved[0]} is an input, now under data: (the data module owns "
+                              f"the inputs). Fix: move {', '.join(moved)} from model: to data:")
 
 
 def known_keys() -> list[str]:
     """Every dotted key the command line accepts, for 'did you mean' suggestions."""
-    import inspect
-
     from lightning.pytorch import Trainer
 
     sections = {
@@ -199,7 +214,7 @@ def explain_argument_error(error: Exception) -> ConfigError:
     key = unknown.group(1) if unknown else f"{group.group(1)}.{group.group(2)}" if group else None
     missing = re.search(r'Parser key "([\w.]+)":.*(?:Got|Given) value: None', message)
     if missing:
-        short = {"model.content": " (or --content)", "model.style": " (or --style)"}.get(missing.group(1), "")
+        short = {"data.content": " (or --content)", "data.style": " (or --style)"}.get(missing.group(1), "")
         return ConfigError(f"{missing.group(1)} is required. Fix: give --{missing.group(1)}{short} or a --config")
     if key is None:
         return ConfigError(f"{message[:400]}. Fix: see python train.py --help")
@@ -208,27 +223,24 @@ def explain_argument_error(error: Exception) -> ConfigError:
     return ConfigError(f"unknown option {key}{hint} Fix: see python train.py --print_config")
 
 
-
-
 def resolve_config_paths(config: Namespace) -> None:
     """Relative image and weights paths written in a config file are relative to that file's
     folder (``configs/starry.yaml`` says ``../assets/...``); command-line values to the cwd."""
     for config_file in config.get("config") or []:
         config_file = Path(str(config_file))
         try:
-            written = (yaml.safe_load(config_file.read_text()) or {}).get("model") or {}
-        except (OSError, yaml.YAMLError, AttributeError):
+            written = yaml.safe_load(config_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
             continue
-        for key in PATH_KEYS:
-            value = written.get(key)
-            if value is None or value != config.model.get(key):
-                continue
-            if isinstance(value, list):
-                config.model[key] = [relative_to(config_file, v) for v in value]
-            elif isinstance(value, str) and (key not in ("init", "weights") or Path(value).suffix):
-                config.model[key] = relative_to(config_file, value)  # init/weights may be names
-    for key in LINKED_KEYS:  # links were applied while parsing, before this resolution
-        config.data[key] = config.model[key]
+        for section, keys in PATH_KEYS.items():
+            for key in keys:
+                value = (written.get(section) or {}).get(key)
+                if value is None or value != config[section].get(key):
+                    continue
+                if isinstance(value, list):
+                    config[section][key] = [relative_to(config_file, v) for v in value]
+                elif isinstance(value, str) and (key not in ("init", "weights") or Path(value).suffix):
+                    config[section][key] = relative_to(config_file, value)  # init/weights may be names
 
 
 def relative_to(config_file: Path, value: str) -> str:
@@ -241,13 +253,13 @@ def default_run_name(config: Namespace) -> str:
     configs = config.get("config") or []
     if configs:
         return Path(str(configs[-1])).stem
-    if config.model.pairs:
-        return Path(str(config.model.pairs)).stem
-    if config.model.content is None or config.model.style is None:
-        return "nst"  # the model says what is missing
-    styles = style_paths(config.model.style)
-    stems = [Path(str(config.model.content)).stem, "+".join(Path(p).stem for p in styles)]
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", "_".join(stems))
+    data = config.data
+    if data.pairs:
+        return Path(str(data.pairs)).stem
+    if data.content is None or data.style is None:
+        return "nst"  # the data module says what is missing
+    styles = [data.style] if isinstance(data.style, str) else list(data.style)
+    return stem(f"{Path(str(data.content)).stem}_{'+'.join(Path(str(p)).stem for p in styles)}")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_root: Path) -> tuple[str | None, int | None]:
@@ -285,23 +297,47 @@ def quiet_lightning() -> None:
     )
 
 
-def run(args: list[str] | None = None, fit: bool = True) -> NSTCLI:
-    """Parse ``args``, build model, data and trainer, and (with ``fit``) run; ``--sweep`` options
-    run one variant after another (``nst.sweep``)."""
-    from nst.sweep import run_sweep, split_sweeps
+def canonical_args(argv: list[str]) -> list[str]:
+    """``--model.<input key>`` (and ``--sweep model.<input key>=...``) -> ``data.<input key>``."""
+    def canonical(text: str) -> str:
+        for prefix in ("--model.", "model."):
+            key = text.removeprefix(prefix).split("=", 1)[0]
+            if text.startswith(prefix) and key in DATA_KEYS:
+                return prefix.replace("model", "data") + text.removeprefix(prefix)
+        return text
 
-    args, sweeps = split_sweeps(list(args or []))
-    if sweeps:
-        return run_sweep(args, sweeps, run)
-    from nst.multiscale import run_multiscale
+    out = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--sweep="):
+            arg = "--sweep=" + canonical(arg.removeprefix("--sweep="))
+        out.append(canonical(arg) if arg.startswith("--") or (i and argv[i - 1] == "--sweep") else arg)
+    return out
 
+
+def parse(args: list[str], instantiate: bool = False) -> NSTCLI:
+    """The CLI of ``args`` (one line of error for a bad one); ``instantiate``: with model,
+    data module and trainer built, ready to fit."""
     check_config_files(args)
     try:
-        cli = NSTCLI(args)
+        return NSTCLI(args, instantiate=instantiate)
     except argparse.ArgumentError as e:
         raise explain_argument_error(e) from None
-    if fit and cli.config.scales:
-        return run_multiscale(args, cli, run)
-    if fit:
-        cli.fit()
+
+
+def fit_run(args: list[str]) -> NSTCLI:
+    """One ordinary run."""
+    cli = parse(args, instantiate=True)
+    cli.fit()
     return cli
+
+
+def run(args: list[str] | None = None, fit: bool = True):
+    """Parse ``args`` into a plan of runs and carry it out (``nst.plan``). Returns the fitted
+    CLI of a plain run, or the path of a sweep's contact sheet or a chain's final image; with
+    ``fit=False`` the CLI of a plain run, built but not fitted."""
+    from nst.plan import build_plan, execute
+
+    args = canonical_args(list(args or []))
+    if not fit:
+        return parse(args, instantiate=True)
+    return execute(build_plan(args, parse), fit_run)

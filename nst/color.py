@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from nst.errors import ConfigError
-
-PRESERVE_COLOR = ("none", "luminance", "histogram")
+from nst.losses.common import sqrtm_psd
 
 # NTSC YIQ: Y is luminance, I and Q carry the chroma.
 RGB_TO_YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
 )
 YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
-
-
-def check_preserve_color(mode: str) -> str:
-    if mode not in PRESERVE_COLOR:
-        raise ConfigError(f"unknown preserve_color '{mode}'; valid: {', '.join(PRESERVE_COLOR)}")
-    return mode
 
 
 def _apply(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -57,13 +49,6 @@ def with_chroma_of(luma_source: torch.Tensor, chroma_source: torch.Tensor) -> to
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 
-def _sqrtm(matrix: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(matrix)
-    vals = vals.clamp(min=1e-8).sqrt()
-    vals = 1 / vals if inverse else vals
-    return (vecs * vals) @ vecs.t()
-
-
 def match_color_histogram(style: torch.Tensor, content: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Recolour ``style`` so its pixel mean and covariance equal the content's:
     x' = C_c^1/2 C_s^-1/2 (x - mu_s) + mu_c (Gatys 2017's colour histogram matching), then
@@ -73,7 +58,7 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, clamp: boo
     mu_s, mu_c = s.mean(1, keepdim=True), c.mean(1, keepdim=True)
     cov_s = torch.cov(s) + 1e-5 * torch.eye(3, dtype=s.dtype)
     cov_c = torch.cov(c) + 1e-5 * torch.eye(3, dtype=c.dtype)
-    transform = _sqrtm(cov_c) @ _sqrtm(cov_s, inverse=True)
+    transform = sqrtm_psd(cov_c) @ sqrtm_psd(cov_s, inverse=True)
     out = transform @ (s - mu_s) + mu_c
     out = out.reshape_as(style[0]).unsqueeze(0).to(style.dtype)
     return out.clamp(0, 1) if clamp else out

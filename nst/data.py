@@ -1,89 +1,20 @@
-"""The data of a style-transfer run: one (content, style) image pair, served every step."""
+"""The data of a run: which (content, style) pairs, loaded once per device and handed to the
+model. The one owner of the inputs: paths, sizes, colour, masks, start images and sharding."""
 
 from __future__ import annotations
 
 import itertools
-import os
-from collections.abc import Sequence
-from typing import Literal, NamedTuple, Optional, Union
+from dataclasses import replace
+from typing import Literal, Optional, Union
 
-import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, IterableDataset
 
-from nst.color import luminance
-from nst.errors import ConfigError, ImageError
-from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize, resize_long_side
-from nst.pairs import PairSpec, collect_pairs, shard
-
-
-class StylePair(NamedTuple):
-    """The content image and one or more style images, 1x3xHxW float RGB in [0, 1], already at
-    their working sizes."""
-
-    content: torch.Tensor
-    styles: tuple[torch.Tensor, ...]
-
-
-def style_paths(style: str | Sequence[str]) -> list[str]:
-    paths = [style] if isinstance(style, (str, os.PathLike)) else list(style)
-    if not paths:
-        raise ConfigError("style: give at least one style image")
-    return [str(p) for p in paths]
-
-
-def style_long_side(size: int, style_size: int | None, style_scale: float) -> int:
-    """``style_size`` if given, else ``size * style_scale`` (jcjohnson's -style_scale)."""
-    if not style_scale > 0:
-        raise ConfigError(f"style_scale must be > 0, got {style_scale}")
-    return style_size if style_size is not None else round(size * style_scale)
-
-
-def load_pair(
-    content: str,
-    style: str | Sequence[str],
-    size: int,
-    style_size: int | None = None,
-    max_input_pixels: int = DEFAULT_MAX_PIXELS,
-    style_scale: float = 1.0,
-) -> StylePair:
-    """Load and resize: content to ``size`` px on its long side, every style image to
-    ``style_size`` (or ``size * style_scale``) px on its long side."""
-    long_side = style_long_side(size, style_size, style_scale)
-    for name, value in (("size", size), ("style size", long_side)):
-        if not (MIN_SIDE <= value <= 16384):
-            raise ConfigError(f"{name}={value} is out of range; use {MIN_SIDE}..16384 pixels")
-    content_image = resize_long_side(load_image(content, "content image", max_input_pixels), size)
-    styles = tuple(
-        resize_long_side(load_image(path, "style image", max_input_pixels), long_side)
-        for path in style_paths(style)
-    )
-    for what, image in (("content", content_image), *(("style", s) for s in styles)):
-        if min(image.shape[-2:]) < MIN_SIDE:
-            raise ImageError(
-                f"the {what} image is {image.shape[-1]}x{image.shape[-2]} px at this size; VGG19 "
-                f"needs at least {MIN_SIDE} px on the short side. Fix: raise `size` or crop it"
-            )
-    return StylePair(content_image, styles)
-
-
-def load_pairs(
-    specs: Sequence[PairSpec],
-    ids: Sequence[int],
-    size: int,
-    style_size: int | None,
-    max_input_pixels: int,
-    style_scale: float,
-) -> list[StylePair]:
-    """The pairs ``specs[i]`` for ``i`` in ``ids`` (one device's share), loaded as :func:`load_pair`."""
-    return [load_pair(specs[i].content, specs[i].styles, size, style_size, max_input_pixels, style_scale)
-            for i in ids]
-
-
-def load_mask(path: str, size: tuple[int, int], max_input_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    """A mask image as 1x1xHxW weights in [0, 1] (its luminance: white = 1), resized to ``size``."""
-    image = resize(load_image(path, "mask image", max_input_pixels), size)
-    return luminance(image).clamp(0, 1)
+from nst.config_types import ClosedUnitInterval, Pixels, PositiveFloat
+from nst.images import DEFAULT_MAX_PIXELS
+from nst.inputs import InputOptions, Pair, PreserveColor, blend_weights, check_masks, make_pairs
+from nst.memory import resolve_auto_size
+from nst.pairs import collect_pairs, shard
 
 
 class EveryStep(IterableDataset):
@@ -95,36 +26,79 @@ class EveryStep(IterableDataset):
 
 
 class StylePairDataModule(LightningDataModule):
-    """Loads this device's (content, style) pairs once (every N-th of the run's pairs under
-    DDP; ``nst.pairs``); the model takes them from here."""
+    """Collects the run's pairs, and in ``setup`` loads this device's share (every N-th pair
+    under DDP) as :class:`~nst.inputs.Pair` records and hands them to the model.
+
+    Args:
+        content: content photo (path), or a folder or glob of photos.
+        style: style painting (path), a list of paintings to blend, or a folder or glob of
+            paintings (one pair each).
+        pairs: a CSV manifest instead: header ``content,style[,name]``, a row per pair.
+        size: longest side of the generated image in pixels; ``auto``: the largest that fits
+            in the device's free memory (up to the photo's own size; ``nst.memory``).
+        style_size: longest side of the style images (default: ``size * style_scale``).
+        style_scale: style image size relative to ``size`` (jcjohnson's -style_scale).
+        style_blend_weights: one weight per style image (normalised to sum 1; default equal).
+        preserve_color: ``none``, ``luminance`` (style on luminance only, the photo's chroma
+            kept) or ``histogram`` (the styles recoloured to the photo's mean/covariance).
+        content_masks: one mask per style over the photo (white: this style here); the style
+            loss's statistics are guided by it (Gatys et al. 2017).
+        style_masks: one mask per style image (where to take its style from; default all).
+        init: ``content``, ``noise``, ``content+noise``, ``style`` or an image path.
+        init_noise_ratio: share of noise in the ``content+noise`` start.
+        seed: seeds the noise and the losses' random numbers (pair i uses its own offset).
+        max_input_pixels: larger input images are refused (decompression-bomb guard).
+    """
 
     def __init__(
         self,
         content: Optional[str] = None,
         style: Union[str, list[str], None] = None,
         pairs: Optional[str] = None,
-        size: Union[int, Literal["auto"]] = 400,
-        style_size: Optional[int] = None,
+        size: Union[Pixels, Literal["auto"]] = 400,
+        style_size: Optional[Pixels] = None,
+        style_scale: PositiveFloat = 1.0,
+        style_blend_weights: Optional[list[float]] = None,
+        preserve_color: PreserveColor = "none",
+        content_masks: Optional[list[str]] = None,
+        style_masks: Optional[list[str]] = None,
+        init: str = "content",
+        init_noise_ratio: ClosedUnitInterval = 0.6,
+        seed: int = 0,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
-        style_scale: float = 1.0,
     ):
         super().__init__()
-        self.content, self.style, self.manifest, self.size = content, style, pairs, size
-        self.style_size, self.max_input_pixels, self.style_scale = style_size, max_input_pixels, style_scale
-        self.pairs: list[StylePair] | None = None
-        self.pair_ids: list[int] | None = None
+        self.save_hyperparameters()
+        self.specs = collect_pairs(content, style, pairs)
+        for spec in self.specs:
+            blend_weights(spec.styles, style_blend_weights)
+        self.options = InputOptions(400 if size == "auto" else size, style_size, style_scale, style_blend_weights,
+                                    preserve_color, content_masks, style_masks, init, init_noise_ratio, seed,
+                                    max_input_pixels)
+        check_masks(len(self.specs[0].styles), self.options)
+        self.pairs: list[Pair] | None = None
+
+    @property
+    def several_pairs(self) -> bool:
+        return len(self.specs) > 1
 
     def setup(self, stage: str) -> None:
         if self.pairs is None:
-            specs = collect_pairs(self.content, self.style, self.manifest)
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-            self.pair_ids = shard(len(specs), rank, world)
-            self.pairs = load_pairs(specs, self.pair_ids, self.size, self.style_size,
-                                    self.max_input_pixels, self.style_scale)
+            if self.hparams.size == "auto":
+                self.options = self.auto_sized(world)
+            self.pairs = make_pairs(self.specs, shard(len(self.specs), rank, world), self.options)
+        if self.trainer is not None:
+            self.trainer.lightning_module.receive(self.pairs)
 
-    @property
-    def pair(self) -> StylePair | None:
-        return self.pairs[0] if self.pairs else None
+    def auto_sized(self, world: int) -> InputOptions:
+        """``size: auto`` -> pixels for the training device (``train.py`` resolves it before,
+        knowing ``activation_checkpointing``; this is for a data module made in Python)."""
+        trainer = self.trainer
+        accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower() if trainer else "cpu"
+        size = resolve_auto_size(self.specs[0].content, len(self.specs), world, accelerator,
+                                 str(trainer.precision) if trainer else "32-true", False, self.options.max_input_pixels)
+        return replace(self.options, size=size)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(EveryStep(), batch_size=None)

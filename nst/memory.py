@@ -76,3 +76,15 @@ def auto_size(
            f"{' with activation checkpointing' if checkpointing else ''}; "
            f"{'the photo is ' + str(max(h, w)) + ' px' if size < long_side else 'largest that fits'})")
     return size, why
+
+
+def resolve_auto_size(content: str, pairs: int, world: int, accelerator: str, precision: str,
+                      checkpointing: bool, max_input_pixels: int) -> int:
+    """``size: auto`` for a run of ``pairs`` pairs on ``world`` devices whose first photo is
+    ``content``; says what it chose, and why, in one line."""
+    from nst.images import load_image
+
+    photo = load_image(content, "content image", max_input_pixels)
+    size, why = auto_size(tuple(photo.shape[-2:]), math.ceil(pairs / world), accelerator, precision, checkpointing)
+    print(why)
+    return size

@@ -1,8 +1,13 @@
-"""Where a run's files go: ``<run dir>/`` for one pair, ``<run dir>/<pair name>/`` for several."""
+"""Where a run's files go (``<run dir>/`` for one pair, ``<run dir>/<pair name>/`` for several)
+and what every saved picture carries (the run's configuration and its hash)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+
+from nst.inputs import Pair
 
 
 def run_dir(trainer) -> Path:
@@ -16,7 +21,16 @@ def run_dir(trainer) -> Path:
     return cached
 
 
-def pair_dir(trainer, module, name: str) -> Path:
-    """The folder of pair ``name``'s images."""
-    root = run_dir(trainer)
-    return root / name if module.several_pairs else root
+def pair_dir(trainer, pair: Pair) -> Path:
+    """The folder of ``pair``'s images."""
+    return run_dir(trainer) / pair.folder
+
+
+def config_metadata(trainer) -> dict[str, str]:
+    """The run's hyper-parameters (model and data) and their hash, for every saved PNG."""
+    config = dict(trainer.lightning_module.hparams)
+    datamodule = getattr(trainer, "datamodule", None)
+    if datamodule is not None:
+        config.update(datamodule.hparams)
+    text = json.dumps(config, sort_keys=True, default=str)
+    return {"nst:config": text, "nst:config_sha256": hashlib.sha256(text.encode()).hexdigest()}

@@ -1,4 +1,5 @@
-"""Run one config several times with one or more knobs changed, and compare the results.
+"""Sweeps: one config run several times with one or more knobs changed (``nst.plan`` runs
+them), and the contact sheet that compares the results.
 
     python train.py --config starry.yaml --sweep model.style_loss=gram,mean_std,wasserstein2
     python train.py --config starry.yaml --sweep model.style_weight=1e-4,1e-3,1e-2
@@ -61,29 +62,18 @@ def next_group_dir(root: Path, prefix: str = "sweep") -> Path:
     return root / f"{prefix}_{max(taken, default=-1) + 1}"
 
 
-def run_sweep(argv: list[str], sweeps: list[tuple[str, list[str]]], run) -> Path:
-    """Run every variant with ``run(args)`` (``nst.cli.run``) and write the contact sheet."""
-    all_variants = variants(sweeps)
-    overrides = [[f"--{key}={value}" for key, value in variant] for variant in all_variants]
-    # parsing (without running) the first variant tells where the sweep lives
-    probe = run([*argv, *overrides[0]], fit=False)
-    if probe.model.several_pairs:
-        raise ConfigError("--sweep with several pairs: the contact sheet shows one final.png per "
-                          "variant. Fix: sweep one pair, then run the chosen settings on all pairs")
-    sweep_dir = next_group_dir(Path(probe.config.output_dir) / probe.run_name)
-    results = []
-    for variant, override in zip(all_variants, overrides):
-        name = f"{probe.run_name}/{sweep_dir.name}/{label(variant)}"
-        cli = run([*argv, *override, "--run_name", name])
-        run_dir = Path(cli.trainer.log_dir)
-        metrics_file = run_dir / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        results.append((label(variant), run_dir / "final.png", metrics))
-    sheet = contact_sheet(results)
-    path = sweep_dir / "contact_sheet.png"
-    sheet.save(path)
+def write_contact_sheet(sweep_dir: Path, results: list[tuple[str, Path, Path]]) -> Path:
+    """The sheet of (label, final.png, run folder with metrics.json) as ``contact_sheet.png``
+    and in TensorBoard; returns its path."""
     from torch.utils.tensorboard import SummaryWriter
 
+    entries = []
+    for name, final, run_dir in results:
+        metrics_file = run_dir / "metrics.json"
+        entries.append((name, final, json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}))
+    sheet = contact_sheet(entries)
+    path = sweep_dir / "contact_sheet.png"
+    sheet.save(path)
     with SummaryWriter(str(sweep_dir)) as writer:
         writer.add_image("contact_sheet", pil_to_tensor(sheet), 0)
     print(f"nst: contact sheet of {len(results)} runs: {path}")

@@ -24,6 +24,15 @@ def flatten(features: torch.Tensor) -> torch.Tensor:
     return upcast(features).reshape(b, c, h * w)
 
 
+def sqrtm_psd(matrix: torch.Tensor, eps: float = 1e-8, inverse: bool = False) -> torch.Tensor:
+    """Square root (or its inverse) of symmetric positive semi-definite matrices (... x C x C)
+    by eigendecomposition, eigenvalues clamped at ``eps``."""
+    vals, vecs = torch.linalg.eigh(matrix)
+    roots = vals.clamp(min=eps).sqrt()
+    roots = 1 / roots if inverse else roots
+    return (vecs * roots.unsqueeze(-2)) @ vecs.transpose(-1, -2)
+
+
 def resample_sorted(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
     """Sorted values ... x M -> ... x n by linear interpolation of the quantile function, so that
     distributions with different pixel counts can be compared value by value."""

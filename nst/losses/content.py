@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nst.errors import ConfigError
 from nst.losses.common import full_precision, upcast
 from nst.losses.registry import register_content_loss
 
-CONTENT_NORMALIZATIONS = ("mean", "gatys", "coursera", "none")
 
 
-@register_content_loss("mse", 1.0, "squared feature difference")
+@register_content_loss("mse", 1.0)
 class ContentLoss(nn.Module):
     """Squared feature difference S = sum (F - P)^2, normalised:
 
@@ -21,13 +21,8 @@ class ContentLoss(nn.Module):
     ``coursera``: S / (4 nH nW nC) (the seeds' J_content); ``none``: S.
     """
 
-    def __init__(self, target: torch.Tensor, normalization: str = "mean"):
+    def __init__(self, target: torch.Tensor, normalization: Literal["mean", "gatys", "coursera", "none"] = "mean"):
         super().__init__()
-        if normalization not in CONTENT_NORMALIZATIONS:
-            raise ConfigError(
-                f"unknown content normalization '{normalization}'; "
-                f"valid: {', '.join(CONTENT_NORMALIZATIONS)}"
-            )
         self.normalization = normalization
         self.register_buffer("target", upcast(target.detach()), persistent=False)
 
@@ -45,9 +40,9 @@ class ContentLoss(nn.Module):
             return total
 
 
-@register_content_loss("cosine", 1.7e6, "1 - cosine similarity of the feature vector at each pixel")
+@register_content_loss("cosine", 1.7e6)
 class CosineContentLoss(nn.Module):
-    """Mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
+    """1 - cosine similarity of the feature vector at each pixel: mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
     vector must match the photo's, whatever its length (no Gram matrix, no magnitude)."""
 
     def __init__(self, target: torch.Tensor, eps: float = 1e-8):

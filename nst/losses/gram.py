@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nst.errors import ConfigError
-from nst.losses.common import flatten, full_precision
-from nst.losses.registry import register_style_loss
+from typing import Literal, Optional
 
-GRAM_NORMALIZATIONS = ("gatys", "coursera", "none")
+from nst.losses.common import flatten, full_precision
+from nst.losses.guides import guided_flatten, register_guides
+from nst.losses.registry import register_style_loss
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -21,9 +21,13 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return pixel_gram(features) / c
 
 
-def pixel_gram(features: torch.Tensor) -> torch.Tensor:
-    """F F^T / (H W): the Gram matrix per pixel, comparable across image sizes."""
+def pixel_gram(features: torch.Tensor, guide: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """F F^T / (H W): the Gram matrix per pixel, comparable across image sizes; with a guide m,
+    (F m)(F m)^T / sum(m^2), the Gram matrix of the guided region."""
     with full_precision(features):
+        if guide is not None:
+            f, mass = guided_flatten(features, guide)
+            return torch.bmm(f, f.transpose(1, 2)) / mass
         f = flatten(features)
         return SelfGram.apply(f) / f.shape[-1]
 
@@ -43,7 +47,7 @@ class SelfGram(torch.autograd.Function):
         return torch.bmm(grad + grad.transpose(1, 2), f)
 
 
-@register_style_loss("gram", 1e-3, "Gatys et al.: squared distance of Gram matrices")
+@register_style_loss("gram", 1e-3)
 class GramLoss(nn.Module):
     """Squared Frobenius distance of Gram matrices, with a selectable normalisation.
 
@@ -51,20 +55,24 @@ class GramLoss(nn.Module):
     ``gatys``: sum (D / C)^2, i.e. ||Gram/(C H W) - Gram_s/(C H_s W_s)||^2;
     ``coursera``: sum D^2 / (4 C^2), the seeds' J_style = 1/(4 nC^2 (nH nW)^2) sum (G_S - G_G)^2;
     ``none``: sum (D H W)^2, the raw Gram matrices (grows with the image size).
+    Guides (``nst.losses.guides``) give Gatys et al. 2017's guided Gram matrices.
     """
 
-    def __init__(self, target_features: torch.Tensor, normalization: str = "gatys"):
+    def __init__(
+        self,
+        target_features: torch.Tensor,
+        normalization: Literal["gatys", "coursera", "none"] = "gatys",
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
+    ):
         super().__init__()
-        if normalization not in GRAM_NORMALIZATIONS:
-            raise ConfigError(
-                f"unknown Gram normalization '{normalization}'; valid: {', '.join(GRAM_NORMALIZATIONS)}"
-            )
         self.normalization = normalization
-        self.register_buffer("target", pixel_gram(target_features.detach()), persistent=False)
+        self.register_buffer("target", pixel_gram(target_features.detach(), target_guide), persistent=False)
+        register_guides(self, input_guide)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, c, h, w = features.shape
-        diff = pixel_gram(features) - self.target
+        diff = pixel_gram(features, self.input_guide) - self.target
         if self.normalization == "gatys":
             per_image = (diff / c).pow(2).sum(dim=(1, 2))
         elif self.normalization == "coursera":

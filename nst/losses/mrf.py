@@ -17,10 +17,7 @@ def extract_patches(features: torch.Tensor, size: int, stride: int) -> torch.Ten
     return patches[0].t()
 
 
-@register_style_loss(
-    "mrf", 3.3e2, "Li & Wand 2016: nearest-neighbour matching of feature patches",
-    default_layers=("relu3_1", "relu4_1"),
-)
+@register_style_loss("mrf", 3.3e2, default_layers=("relu3_1", "relu4_1"))
 class MRFLoss(nn.Module):
     """Mean squared distance between each ``patch_size`` x ``patch_size`` feature patch and its
     nearest style patch (by normalised cross-correlation), as in Li & Wand and pystiche's MRF

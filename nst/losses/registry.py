@@ -8,6 +8,7 @@ unknown names or options give a :class:`ConfigError` that lists the valid ones.
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import dataclass
 
 from torch import nn
@@ -19,31 +20,34 @@ from nst.errors import ConfigError
 class LossEntry:
     cls: type[nn.Module]
     default_weight: float  # a weight that balances content_weight=1 with vgg19-caffe features
-    summary: str
     default_layers: tuple[str, ...] | None = None  # None: the model's defaults (Gatys')
+
+    @property
+    def takes_guides(self) -> bool:
+        """The loss weights its statistics by masks (``input_guide``/``target_guide``)."""
+        return "input_guide" in inspect.signature(self.cls.__init__).parameters
 
 
 STYLE_LOSSES: dict[str, LossEntry] = {}
 CONTENT_LOSSES: dict[str, LossEntry] = {}
 
 
-def register(table: dict[str, LossEntry], name: str, default_weight: float, summary: str,
+def register(table: dict[str, LossEntry], name: str, default_weight: float,
              default_layers: tuple[str, ...] | None = None):
     def decorate(cls):
-        table[name] = LossEntry(cls, default_weight, summary, default_layers)
+        table[name] = LossEntry(cls, default_weight, default_layers)
         cls.registered_name = name
         return cls
 
     return decorate
 
 
-def register_style_loss(name: str, default_weight: float, summary: str,
-                        default_layers: tuple[str, ...] | None = None):
-    return register(STYLE_LOSSES, name, default_weight, summary, default_layers)
+def register_style_loss(name: str, default_weight: float, default_layers: tuple[str, ...] | None = None):
+    return register(STYLE_LOSSES, name, default_weight, default_layers)
 
 
-def register_content_loss(name: str, default_weight: float, summary: str):
-    return register(CONTENT_LOSSES, name, default_weight, summary)
+def register_content_loss(name: str, default_weight: float):
+    return register(CONTENT_LOSSES, name, default_weight)
 
 
 def lookup(table: dict[str, LossEntry], name: str, what: str) -> LossEntry:
@@ -52,13 +56,17 @@ def lookup(table: dict[str, LossEntry], name: str, what: str) -> LossEntry:
     return table[name]
 
 
+NOT_OPTIONS = ("self", "target", "target_features", "target_guide", "input_guide")
+
+
 def accepted_options(entry: LossEntry) -> list[str]:
     params = inspect.signature(entry.cls.__init__).parameters
-    return [p for p in params if p not in ("self", "target", "target_features")]
+    return [p for p in params if p not in NOT_OPTIONS]
 
 
 def check_options(entry: LossEntry, options: dict, what: str) -> dict:
-    """Reject options the loss does not take, naming the ones it does."""
+    """Reject options the loss does not take, naming the ones it does, and values outside an
+    option's ``Literal[...]`` choices, naming those."""
     accepted = accepted_options(entry)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -66,4 +74,9 @@ def check_options(entry: LossEntry, options: dict, what: str) -> dict:
             f"{what} '{entry.cls.registered_name}' has no option {', '.join(unknown)}; "
             f"its options: {', '.join(accepted) or 'none'}"
         )
+    hints = typing.get_type_hints(entry.cls.__init__)
+    for key, value in options.items():
+        if typing.get_origin(hints.get(key)) is typing.Literal and value not in typing.get_args(hints[key]):
+            choices = ", ".join(map(str, typing.get_args(hints[key])))
+            raise ConfigError(f"{what} '{entry.cls.registered_name}': unknown {key} '{value}'; valid: {choices}")
     return dict(options)

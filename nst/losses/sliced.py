@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -11,9 +13,7 @@ from nst.losses.gram import GramLoss
 from nst.losses.registry import register_style_loss
 
 
-@register_style_loss(
-    "sliced_wasserstein", 1.6e3, "Heitz et al. 2021: sorted random projections of the features"
-)
+@register_style_loss("sliced_wasserstein", 1.6e3)
 class SlicedWassersteinLoss(nn.Module):
     """Sliced Wasserstein-2: project the C-dimensional features of every pixel on ``projections``
     random unit directions, sort each projection over the pixels, and compare the sorted values
@@ -64,18 +64,19 @@ class SlicedWassersteinLoss(nn.Module):
             return sorted_matching_loss(self._project(flatten(features)), self.target_sorted)
 
 
-@register_style_loss(
-    "histogram", 5.5e-4, "Risser et al. 2017: per-channel histogram matching alongside Gram"
-)
+@register_style_loss("histogram", 5.5e-4)
 class HistogramLoss(nn.Module):
-    """Gram loss + ``histogram_weight`` x per-channel histogram loss.
+    """Risser et al. 2017: Gram loss + ``histogram_weight`` x per-channel histogram loss.
 
     The histogram term is ||F - R||^2 (mean), with R the features remapped so that every channel
     has the style's histogram (exact matching by rank); Gram alone lets these drift.
     """
 
     def __init__(
-        self, target_features: torch.Tensor, histogram_weight: float = 1e6, normalization: str = "gatys"
+        self,
+        target_features: torch.Tensor,
+        histogram_weight: float = 1e6,
+        normalization: Literal["gatys", "coursera", "none"] = "gatys",
     ):
         super().__init__()
         self.histogram_weight = histogram_weight

@@ -3,66 +3,86 @@
 from __future__ import annotations
 
 import torch
+from typing import Optional
+
 from torch import nn
 
-from nst.losses.common import flatten, full_precision
+from nst.losses.common import flatten, full_precision, sqrtm_psd
+from nst.losses.guides import guided_mean_cov, register_guides
 from nst.losses.registry import register_style_loss
 
 
-def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation over pixels: B x C each (AdaIN's statistics)."""
+def mean_std(
+    features: torch.Tensor, eps: float = 1e-5, guide: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation over pixels: B x C each (AdaIN's statistics),
+    over the guided region when a guide is given."""
+    if guide is not None:
+        mean, cov = guided_mean_cov(features, guide)
+        return mean, (cov.diagonal(dim1=-2, dim2=-1) + eps).sqrt()
     f = flatten(features)
     mean = f.mean(dim=-1)
     std = (f.var(dim=-1, unbiased=False) + eps).sqrt()
     return mean, std
 
 
-@register_style_loss("mean_std", 1.3e3, "AdaIN statistics: channel means and deviations")
+@register_style_loss("mean_std", 1.3e3)
 class MeanStdLoss(nn.Module):
-    """mean_c (mu_c - mu_c^s)^2 + mean_c (sigma_c - sigma_c^s)^2 over the channels c."""
+    """AdaIN statistics: mean_c (mu_c - mu_c^s)^2 + mean_c (sigma_c - sigma_c^s)^2 over the
+    channels c."""
 
-    def __init__(self, target_features: torch.Tensor, eps: float = 1e-5):
+    def __init__(
+        self,
+        target_features: torch.Tensor,
+        eps: float = 1e-5,
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
+    ):
         super().__init__()
         self.eps = eps
         with full_precision(target_features):
-            mean, std = mean_std(target_features.detach(), eps)
+            mean, std = mean_std(target_features.detach(), eps, target_guide)
         self.register_buffer("target_mean", mean, persistent=False)
         self.register_buffer("target_std", std, persistent=False)
+        register_guides(self, input_guide)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
-            mean, std = mean_std(features, self.eps)
+            mean, std = mean_std(features, self.eps, self.input_guide)
             return (mean - self.target_mean).pow(2).mean() + (std - self.target_std).pow(2).mean()
 
 
-def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image channel mean (B x C) and covariance over pixels (B x C x C)."""
+def mean_cov(features: torch.Tensor, guide: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image channel mean (B x C) and covariance over pixels (B x C x C), over the guided
+    region when a guide is given."""
+    if guide is not None:
+        return guided_mean_cov(features, guide)
     f = flatten(features)
     mean = f.mean(dim=-1, keepdim=True)
     centred = f - mean
     return mean.squeeze(-1), centred @ centred.transpose(1, 2) / f.shape[-1]
 
 
-def sqrtm_psd(matrix: torch.Tensor, eps: float) -> torch.Tensor:
-    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
-    vals, vecs = torch.linalg.eigh(matrix)
-    return (vecs * vals.clamp(min=eps).sqrt().unsqueeze(-2)) @ vecs.transpose(-1, -2)
-
-
-@register_style_loss(
-    "wasserstein2", 1e3, "Gaussian Wasserstein-2 distance (mean + covariance), as crowsonkb's"
-)
+@register_style_loss("wasserstein2", 1e3)
 class Wasserstein2Loss(nn.Module):
-    """W2^2 between Gaussians fitted to the features, divided by the number of channels C:
+    """Gaussian Wasserstein-2 distance (crowsonkb's): W2^2 between Gaussians fitted to the
+    features, divided by the number of channels C:
 
     (||mu - mu_s||^2 + tr(S) + tr(S_s) - 2 tr((S_s^1/2 S S_s^1/2)^1/2)) / C.
     """
 
-    def __init__(self, target_features: torch.Tensor, eps: float = 1e-8):
+    def __init__(
+        self,
+        target_features: torch.Tensor,
+        eps: float = 1e-8,
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
+    ):
         super().__init__()
         self.eps = eps
+        register_guides(self, input_guide)
         with full_precision(target_features):
-            mean, cov = mean_cov(target_features.detach())
+            mean, cov = mean_cov(target_features.detach(), target_guide)
             self.register_buffer("target_mean", mean, persistent=False)
             self.register_buffer("target_cov_sqrt", sqrtm_psd(cov, eps), persistent=False)
             self.register_buffer(
@@ -71,7 +91,7 @@ class Wasserstein2Loss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
-            mean, cov = mean_cov(features)
+            mean, cov = mean_cov(features, self.input_guide)
             root = self.target_cov_sqrt.to(cov.dtype)
             cross = root @ cov @ root
             cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh

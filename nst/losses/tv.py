@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
-
-from nst.errors import ConfigError
 
 
 class TVLoss(nn.Module):
     """Mean of squared (p=2) or absolute (p=1) differences between neighbouring pixels."""
 
-    def __init__(self, p: int = 2):
+    def __init__(self, p: Literal[1, 2] = 2):
         super().__init__()
-        if p not in (1, 2):
-            raise ConfigError(f"tv_p must be 1 or 2, got {p}")
         self.p = p
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

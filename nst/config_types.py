@@ -1,0 +1,15 @@
+"""Typed config values: jsonargparse checks them while parsing, and ``--help`` names them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from jsonargparse.typing import ClosedUnitInterval, PositiveFloat, PositiveInt, restricted_number_type
+
+Weight = restricted_number_type("Weight", float, [(">=", 0), ("<", float("inf"))],
+                                docstring="a finite number >= 0")
+Pixels = restricted_number_type("Pixels", int, [(">=", 16), ("<=", 16384)], docstring="16..16384 px")
+Optimizer = Literal["adam", "lbfgs"]
+Pooling = Literal["max", "avg"]
+
+__all__ = ["ClosedUnitInterval", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Weight"]

@@ -1,0 +1,67 @@
+"""Losses combined: one registered loss per layer, weighted over layers and over style images."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from nst.errors import ConfigError
+from nst.losses.registry import CONTENT_LOSSES, STYLE_LOSSES, accepted_options, check_options, lookup
+
+
+class LayerLosses(nn.Module):
+    """A weighted sum over layers: sum_l w_l * loss_l(features[l])."""
+
+    def __init__(self, losses: dict[str, nn.Module], weights: dict[str, float]):
+        super().__init__()
+        self.losses = nn.ModuleDict(losses)
+        self.weights = dict(weights)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[name] * loss(features[name]) for name, loss in self.losses.items())
+
+
+class WeightedSum(nn.Module):
+    """sum_i w_i * loss_i(features): several style images blended. For Gram (and any squared
+    distance to a statistic) this has the gradient of one loss against the weighted average of
+    the targets, jcjohnson's -style_blend_weights."""
+
+    def __init__(self, losses: list[nn.Module], weights: list[float]):
+        super().__init__()
+        self.losses = nn.ModuleList(losses)
+        self.weights = list(weights)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(w * loss(features) for w, loss in zip(self.weights, self.losses))
+
+
+def build_layer_losses(
+    kind: str,
+    name: str,
+    options: dict | None,
+    features: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    seed: int = 0,
+    target_guide: Optional[torch.Tensor] = None,
+    input_guide: Optional[torch.Tensor] = None,
+) -> LayerLosses:
+    """One registered loss per layer, with the layer's target features (and guides, for the
+    losses that take them). A loss that draws random numbers (it takes ``seed``) gets a
+    different, reproducible seed per layer."""
+    table = STYLE_LOSSES if kind == "style" else CONTENT_LOSSES
+    entry = lookup(table, name, f"{kind}_loss")
+    options = check_options(entry, options or {}, f"{kind}_loss")
+    if input_guide is not None:
+        if not entry.takes_guides:
+            guided = sorted(n for n, e in table.items() if e.takes_guides)
+            raise ConfigError(f"masks weight the style statistics, which {kind}_loss '{name}' does not "
+                              f"take. Fix: {kind}_loss: one of {', '.join(guided)}, or no masks")
+        options = {**options, "target_guide": target_guide, "input_guide": input_guide}
+    seeded = "seed" in accepted_options(entry) and "seed" not in options
+    losses = {}
+    for i, layer in enumerate(weights):
+        layer_options = {**options, "seed": seed * 1000 + i} if seeded else options
+        losses[layer] = entry.cls(features[layer], **layer_options)
+    return LayerLosses(losses, weights)

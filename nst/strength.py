@@ -1,0 +1,26 @@
+"""Strength that carries across resolutions (``strength_reference_size``): scale β so that the
+style-to-content gradient ratio at the run's size equals the one at a reference size."""
+
+from __future__ import annotations
+
+import torch
+
+from nst.inputs import Pair
+from nst.objective import LossDefinition, StyleObjective
+
+NOISE_SHARE = 0.6  # the measuring start: the seeds' noisy content, seeded
+
+
+def balance(objective: StyleObjective, content: torch.Tensor, seed: int) -> float:
+    """The objective's style/content gradient-norm ratio at a fixed noisy start image."""
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed))
+    image = torch.lerp(content, noise, NOISE_SHARE).to(objective.vgg.mean.device)
+    return objective.style_content_ratio(image)
+
+
+def strength_factor(objective: StyleObjective, definition: LossDefinition, pair: Pair, reference_size: int) -> float:
+    """The factor for β that makes ``pair`` at its size keep the balance of ``reference_size``."""
+    reference = pair.resized(reference_size)
+    at_reference = StyleObjective.build(objective.vgg, definition, reference.content, reference.styles,
+                                        objective.weights, pair.blend, pair.masks, pair.seed)
+    return balance(at_reference, reference.content, pair.seed) / balance(objective, pair.target_content, pair.seed)
