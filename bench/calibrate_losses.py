@@ -51,7 +51,7 @@ def main() -> None:
     with torch.no_grad():
         content_features, style_features = vgg(content), vgg(style)
 
-    print(f"| style loss | layers | loss at start | grad norm | weight for gram@1e-3 pull | registry |")
+    print("| style loss | layers | loss at start | grad norm | weight for gram@1e-3 pull | registry |")
     print("| --- | --- | --- | --- | --- | --- |")
     reference = None
     for name in ["gram"] + sorted(set(STYLE_LOSSES) - {"gram"}):

@@ -13,8 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nst.model import NeuralStyleTransfer  # noqa: E402

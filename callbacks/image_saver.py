@@ -8,8 +8,8 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from nst.images import save_image
 from nst.config_types import PositiveInt
+from nst.images import save_image
 from nst.outputs import config_metadata, pair_dir, run_dir
 
 

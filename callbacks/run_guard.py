@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from jsonargparse.typing import NonNegativeInt
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
-
-from jsonargparse.typing import NonNegativeInt
 
 from nst.config_types import PositiveInt
 from nst.errors import NSTError

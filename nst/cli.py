@@ -217,10 +217,31 @@ def explain_argument_error(error: Exception) -> ConfigError:
         short = {"data.content": " (or --content)", "data.style": " (or --style)"}.get(missing.group(1), "")
         return ConfigError(f"{missing.group(1)} is required. Fix: give --{missing.group(1)}{short} or a --config")
     if key is None:
-        return ConfigError(f"{message[:400]}. Fix: see python train.py --help")
+        return typed_value_error(message) or ConfigError(f"{message[:400]}. Fix: see python train.py --help")
     close = difflib.get_close_matches(key, known_keys(), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown option {key}{hint} Fix: see python train.py --print_config")
+
+
+def typed_value_error(message: str) -> ConfigError | None:
+    """jsonargparse's multi-part message for a value its type refuses (a ``Literal`` choice, a
+    restricted number) -> one line naming the key, the value and what is accepted."""
+    key = re.search(r'Parser key "([\w.]+)"', message)
+    value = (re.search(r"(?:Got|Given) value: (.*?)(?:\.? - |\.?$)", message)
+             or re.search(r"Not of type \w+: (\S+) does not conform", message))
+    if not key or not value:
+        return None
+    accepted = []
+    for restriction in re.findall(r"restriction (v[^-]*?)(?: - |\.? *$)", message):
+        bounds = re.sub(r"v([<>]=?)", r"\1 ", restriction.rstrip(". "))
+        accepted.append("a number " + bounds)
+    for choices in re.findall(r"Literal\[([^\]]*)\]", message):
+        accepted.append("one of " + ", ".join(c.strip(" '\"") for c in choices.split(",")))
+    if not accepted:
+        return None
+    what = " or ".join(dict.fromkeys(accepted))
+    return ConfigError(f"{key.group(1)}: {value.group(1)!r} is not valid; valid: {what}. "
+                       f"Fix: --{key.group(1)} with such a value")
 
 
 def resolve_config_paths(config: Namespace) -> None:

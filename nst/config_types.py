@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from jsonargparse.typing import ClosedUnitInterval, PositiveFloat, PositiveInt, restricted_number_type
+from jsonargparse.typing import (
+                                ClosedUnitInterval,
+                                PositiveFloat,
+                                PositiveInt,
+                                restricted_number_type,
+)
 
 Weight = restricted_number_type("Weight", float, [(">=", 0), ("<", float("inf"))],
                                 docstring="a finite number >= 0")

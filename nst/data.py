@@ -12,7 +12,14 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from nst.config_types import ClosedUnitInterval, Pixels, PositiveFloat
 from nst.images import DEFAULT_MAX_PIXELS
-from nst.inputs import InputOptions, Pair, PreserveColor, blend_weights, check_masks, make_pairs
+from nst.inputs import (
+    InputOptions,
+    Pair,
+    PreserveColor,
+    blend_weights,
+    check_masks,
+    make_pairs,
+)
 from nst.memory import resolve_auto_size
 from nst.pairs import collect_pairs, shard
 

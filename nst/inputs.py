@@ -12,9 +12,21 @@ from typing import Literal, Optional
 
 import torch
 
-from nst.color import luminance, luminance_image, match_color_histogram, match_luminance, with_chroma_of
+from nst.color import (
+    luminance,
+    luminance_image,
+    match_color_histogram,
+    match_luminance,
+    with_chroma_of,
+)
 from nst.errors import ConfigError, ImageError
-from nst.images import DEFAULT_MAX_PIXELS, MIN_SIDE, load_image, resize, resize_long_side
+from nst.images import (
+    DEFAULT_MAX_PIXELS,
+    MIN_SIDE,
+    load_image,
+    resize,
+    resize_long_side,
+)
 from nst.pairs import PairSpec
 
 INITS = ("content", "noise", "content+noise", "style")

@@ -3,14 +3,16 @@ it wires them to each pair's :class:`~nst.objective.StyleObjective` and to the o
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from nst.errors import ConfigError
 from nst.config_types import Optimizer, Pooling, PositiveFloat, PositiveInt, Weight
+from nst.errors import ConfigError
 from nst.features import VGGFeatures
 from nst.inputs import Pair
 from nst.layers import LayerWeights
@@ -56,7 +58,7 @@ class NeuralStyleTransfer(LightningModule):
         content_weight: Weight | None = None,
         style_weight: Weight | None = None,
         tv_weight: Weight = 0.0,
-        tv_p: int = 2,
+        tv_p: Literal[1, 2] = 2,
         content_layers: LayerWeights = ("relu4_2",),
         style_layers: LayerWeights | None = None,
         strength_reference_size: PositiveInt | None = None,
@@ -80,6 +82,9 @@ class NeuralStyleTransfer(LightningModule):
 
     def receive(self, pairs: list[Pair]) -> None:
         """This device's pairs (the data module hands them over); same-size pairs share a batch."""
+        if len(pairs) > 1 and self.hparams.optimizer == "lbfgs":
+            raise ConfigError(f"{len(pairs)} pairs with L-BFGS, whose line search would couple the images. "
+                              "Fix: optimizer: adam, or one pair at a time")
         by_shape: dict[tuple, list[Pair]] = {}
         for pair in pairs:
             by_shape.setdefault(tuple(pair.start.shape), []).append(pair)

@@ -18,7 +18,15 @@ from torch import nn
 
 from nst.features import VGGFeatures
 from nst.layers import LayerWeights, parse_layer_weights
-from nst.losses import CONTENT_LOSSES, STYLE_LOSSES, TVLoss, WeightedSum, build_layer_losses, check_options, lookup
+from nst.losses import (
+    CONTENT_LOSSES,
+    STYLE_LOSSES,
+    TVLoss,
+    WeightedSum,
+    build_layer_losses,
+    check_options,
+    lookup,
+)
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 

@@ -56,7 +56,7 @@ def collect_pairs(content: str | None, style, manifest: str | None = None) -> li
     else:
         for key, value in (("content", content), ("style", style)):
             if value is None:
-                raise ConfigError(f"model.{key} is required. Fix: give --model.{key} (or --{key}), "
+                raise ConfigError(f"data.{key} is required. Fix: give --data.{key} (or --{key}), "
                                   "a --config, or model.pairs (a CSV manifest of pairs)")
         contents = expand_images(str(content), "content")
         if isinstance(style, (str, os.PathLike)) and is_pattern(str(style)):

@@ -8,6 +8,7 @@ weights are marked ``real_weights`` and skip, with the reason, when they are abs
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,8 @@ SHARED_WEIGHTS = SHARED_VGG / "vgg19_features.safetensors"
 def tiny_args(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> list[str]:
     """CLI arguments for a fast run on the bundled images with a random network."""
     return [
-        "--model.content", str(ASSETS / "home.jpg"),
-        "--model.style", str(ASSETS / "starry_night.jpg"),
+        "--data.content", str(ASSETS / "home.jpg"),
+        "--data.style", str(ASSETS / "starry_night.jpg"),
         *tiny_overrides(tmp_path, *extra, steps=steps, size=size),
     ]
 
@@ -32,7 +33,7 @@ def tiny_overrides(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32)
     return [
         "--model.weights", "random",  # random on purpose: see the module docstring
         "--model.style_weight", "1e4",  # a random net's Gram values are tiny; this balances them
-        "--model.size", str(size),
+        "--data.size", str(size),
         "--trainer.max_steps", str(steps),
         "--trainer.accelerator", "cpu",
         "--trainer.enable_progress_bar", "false",
@@ -40,6 +41,24 @@ def tiny_overrides(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32)
         "--output_dir", str(tmp_path / "outputs"),
         *extra,
     ]
+
+
+@pytest.fixture(scope="session")
+def random_weights():
+    """An untrained VGG19's weights (random on purpose: see the module docstring)."""
+    from nst.weights import load_weights
+
+    return load_weights("random")
+
+
+def tiny_pair(style: str = "starry_night.jpg", size: int = 32, **options):
+    """One :class:`nst.inputs.Pair` of the bundled home photo (no Trainer, no CLI)."""
+    from nst.inputs import InputOptions, make_pairs
+    from nst.pairs import collect_pairs
+
+    styles = [str(ASSETS / s) for s in style.split("|")]
+    specs = collect_pairs(str(ASSETS / "home.jpg"), styles if len(styles) > 1 else styles[0])
+    return make_pairs(specs, [0], InputOptions(size=size, **options))[0]
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +71,14 @@ def shared_weights() -> Path:
         if path.is_file():
             return path
     pytest.skip(f"real VGG19 weights not found at {' or '.join(map(str, candidates))}")
+
+
+@pytest.fixture()
+def styles(tmp_path) -> Path:
+    """A folder of two paintings (and a file that is not an image)."""
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    for name in ("starry_night.jpg", "fruits.jpg"):
+        shutil.copy(ASSETS / name, folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    return folder

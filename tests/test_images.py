@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from nst.errors import ImageError
@@ -80,3 +82,33 @@ def test_truncated_jpeg(tmp_path):
 def test_resize_keeps_aspect_ratio():
     assert scaled_size(600, 868, 400) == (276, 400)
     assert resize_long_side(torch.rand(1, 3, 30, 60), 20).shape == (1, 3, 10, 20)
+
+
+MODES = ["1", "L", "P", "RGB", "RGBA", "CMYK", "I;16", "LA", "I", "F"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(
+    st.binary(max_size=2048),
+    st.tuples(st.sampled_from(MODES), st.integers(1, 40), st.integers(1, 40),
+              st.sampled_from(["PNG", "JPEG", "BMP", "TIFF", "GIF", "WEBP"]), st.integers(0, 2**32 - 1)),
+))
+def test_loader_gives_a_valid_tensor_or_its_own_error(tmp_path, data):
+    path = tmp_path / "input.img"
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        mode, width, height, fmt, seed = data
+        pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+        image = Image.fromarray(pixels, "RGB").convert(mode)
+        try:
+            image.save(path, format=fmt)
+        except (OSError, ValueError, KeyError):
+            return  # Pillow cannot write this mode in this format: nothing to load
+    try:
+        tensor = load_image(path)
+    except ImageError as e:
+        assert "\n" not in str(e)
+        return
+    assert tensor.dtype == torch.float32 and tensor.shape[:2] == (1, 3)
+    assert torch.isfinite(tensor).all() and 0 <= tensor.min() and tensor.max() <= 1

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import tiny_args
+
 from nst import memory
 from nst.cli import run
 from nst.errors import ConfigError
@@ -34,5 +34,5 @@ def test_size_auto_on_the_command_line(tmp_path, monkeypatch, capsys):
     free = ((96 * 72 + 50) * per_pixel + memory.RESERVE) / memory.SAFETY  # room for 96x72
     monkeypatch.setattr(memory, "free_memory", lambda device: free)
     cli = run(tiny_args(tmp_path, "--model.size", "auto", steps=1), fit=False)
-    assert cli.model.hparams.size == cli.datamodule.size == 96  # home.jpg is 4:3
+    assert cli.config.data.size == cli.datamodule.options.size == 96  # home.jpg is 4:3
     assert "size auto -> 96 px" in capsys.readouterr().out

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from nst.errors import ConfigError
-from nst.losses.registry import CONTENT_LOSSES, STYLE_LOSSES, accepted_options, check_options, lookup
+from nst.losses.registry import (
+    CONTENT_LOSSES,
+    STYLE_LOSSES,
+    accepted_options,
+    check_options,
+    lookup,
+)
 
 
 class LayerLosses(nn.Module):

@@ -12,7 +12,6 @@ from nst.losses.common import full_precision, upcast
 from nst.losses.registry import register_content_loss
 
 
-
 @register_content_loss("mse", 1.0)
 class ContentLoss(nn.Module):
     """Squared feature difference S = sum (F - P)^2, normalised:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import torch
 from torch import nn
-
-from typing import Literal, Optional
 
 from nst.losses.common import flatten, full_precision
 from nst.losses.guides import guided_flatten, register_guides

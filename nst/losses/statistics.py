@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from typing import Optional
 
+import torch
 from torch import nn
 
 from nst.losses.common import flatten, full_precision, sqrtm_psd

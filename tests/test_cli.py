@@ -1,0 +1,183 @@
+"""The command line (nst.cli, train.py): bad input gets one line `error: ... Fix: ...` and exit
+code 2; typed choices, aliases, config files and their relative paths."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+import train
+from nst.cli import run
+from tests.conftest import ASSETS, PROJECT, tiny_args
+
+
+def one_line_error(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("error:")]
+    assert len(err) == 1, err
+    return err[0]
+
+
+def write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def png(path: Path, width: int, height: int, mode: str = "RGB") -> str:
+    Image.new(mode, (width, height)).save(path)
+    return str(path)
+
+
+BAD_CONTENT = {
+    "missing": (lambda d: str(d / "nope.jpg"), "does not exist"),
+    "empty directory": (lambda d: str(d), "matches no image files"),  # a folder: its images
+    "empty": (lambda d: write(d / "empty.jpg", b""), "empty file"),
+    "truncated": (lambda d: write(d / "cut.jpg", (ASSETS / "home.jpg").read_bytes()[:5000]), "cannot read"),
+    "not an image": (lambda d: write(d / "notes.png", b"just some text, not a PNG"), "cannot read"),
+    "one pixel": (lambda d: png(d / "dot.png", 1, 1), "only 1x1 px"),
+    "too thin at size": (lambda d: png(d / "strip.png", 640, 16), "VGG19 needs at least"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONTENT)
+def test_bad_content_image(tmp_path, capsys, case):
+    make, message = BAD_CONTENT[case]
+    assert train.main(tiny_args(tmp_path, "--model.content", make(tmp_path), steps=1)) == 2
+    line = one_line_error(capsys)
+    assert message in line and "Traceback" not in capsys.readouterr().err
+
+
+def test_pixel_limit_can_be_raised(tmp_path, capsys):
+    args = tiny_args(tmp_path, "--model.max_input_pixels", "100000", steps=1)
+    assert train.main(args) == 2  # starry_night.jpg is 752x600 = 0.45 MP
+    assert "max_input_pixels" in one_line_error(capsys)
+    assert train.main(tiny_args(tmp_path, "--model.max_input_pixels", "1000000", steps=1)) == 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model.style_layers", "[relu1_1, relu9_1]"], "Valid names: conv1_1"),
+        (["--model.content_weight", "nan"], "content_weight"),
+        (["--model.tv_weight", "-1"], "tv_weight"),
+        (["--model.style_loss", "gramm"], "valid: gram"),
+        (["--model.content_loss", "l1"], "valid: cosine, mse"),
+        (["--data.init", "zeros"], "valid: content"),
+        (["--model.pooling", "min"], "model.pooling: 'min' is not valid; valid: one of max, avg"),
+        (["--model.optimizer", "sgd"], "valid: one of adam, lbfgs"),
+        (["--model.lr", "0"], "model.lr: '0' is not valid; valid: a number > 0"),
+        (["--model.size", "100000"], "data.size: '100000' is not valid; valid: a number >= 16 and <= 16384 or one of auto"),
+        (["--data.preserve_color", "sepia"], "valid: one of none, luminance, histogram"),
+        (["--model.tv_p", "3"], "valid: one of 1, 2"),
+        (["--data.init_noise_ratio", "2"], "valid: a number >= 0 and <= 1"),
+        (["--data.style_scale", "0"], "data.style_scale"),
+        (["--image_saver.every_n_steps", "-1"], "image_saver.every_n_steps: '-1' is not valid"),
+        (["--eval_metrics.every_n_steps", "0"], "eval_metrics.every_n_steps"),
+        (["--run_guard.on_nan", "retry"], "valid: one of stop, restore_and_halve_lr"),
+        (["--run_guard.check_every_n_steps", "0"], "run_guard.check_every_n_steps"),
+        (["--model.style_loss_options", "{normalization: x}"], "valid: gatys, coursera, none"),
+        (["--data.style_blend_weights", "[1, 2]"], "style_blend_weights has 2 values for 1 style images"),
+        (["--model.stlye_weight", "3"], "did you mean model.style_weight"),
+        (["--trainer.max_step", "3"], "did you mean trainer.max_steps"),
+        (["--model.weights", "/no/such/vgg.pth"], "does not exist"),
+    ],
+)
+def test_bad_config_values(tmp_path, capsys, extra, message):
+    assert train.main(tiny_args(tmp_path, *extra, steps=1)) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_missing_style_says_what_to_give(capsys):
+    assert train.main(["--content", str(ASSETS / "home.jpg")]) == 2
+    assert "data.style is required" in one_line_error(capsys)
+
+
+def test_input_keys_under_model_are_aliases_on_the_command_line(tmp_path):
+    cli = run(tiny_args(tmp_path, "--model.size", "40", "--model.seed=3", "--model.init", "noise", steps=1), fit=False)
+    assert (cli.config.data.size, cli.config.data.seed, cli.config.data.init) == (40, 3, "noise")
+    assert "size" not in cli.config.model
+
+
+def test_an_old_config_with_inputs_under_model_says_where_they_went(tmp_path, capsys):
+    config = tmp_path / "old.yaml"
+    config.write_text("model:\n  content: a.jpg\n  size: 64\n  style_weight: 1\n")
+    assert train.main(["--config", str(config)]) == 2
+    line = one_line_error(capsys)
+    assert "model.content is an input, now under data:" in line and "move content, size from model: to data:" in line
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
+    config = tmp_path / "broken.yaml"
+    config.write_text("model:\n  size: 64\n  style_layers: [relu1_1\ntrainer:\n  max_steps: 3\n")
+    assert train.main(["--config", str(config)]) == 2
+    line = one_line_error(capsys)
+    assert "broken.yaml" in line and "line 4" in line
+
+
+def test_unknown_key_in_config_file_suggests_the_closest(tmp_path, capsys):
+    config = tmp_path / "typo.yaml"
+    config.write_text("model:\n  stlye_weight: 3\n")
+    assert train.main(tiny_args(tmp_path, "--config", str(config), steps=1)) == 2
+    assert "did you mean model.style_weight" in one_line_error(capsys)
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert train.main(tiny_args(tmp_path, "--output_dir", str(blocker / "outputs"), steps=1)) == 2
+    assert "cannot write" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model.content", "/no/such/photo.jpg"], "does not exist"),
+        (["--model.style_layers", "[relu9_1]"], "unknown VGG19 layer"),
+        (["--model.optimizer", "sgd"], "model.optimizer: 'sgd' is not valid"),
+        (["--model.style_weight", "-1"], "style_weight"),
+        (["--model.weights", "vgg16"], "unknown weights"),
+        pytest.param(["--trainer.accelerator", "cuda"], "CUDA", marks=pytest.mark.skipif(
+            torch.cuda.is_available(), reason="this machine has CUDA")),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
+    assert train.main(tiny_args(tmp_path, *extra, steps=1)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_shipped_configs_parse(capsys):
+    for config in sorted((PROJECT / "configs").glob("*.yaml")):
+        with pytest.raises(SystemExit) as e:
+            train.main(["--config", str(config), "--print_config"])
+        assert e.value.code == 0
+        printed = yaml.safe_load(capsys.readouterr().out)
+        assert (printed["data"]["content"] or printed["data"]["pairs"]) and printed["trainer"]["max_steps"] > 0
+        assert "content" not in printed["model"] and "size" not in printed["model"]
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # far from the project: ../assets only resolves via configs/
+    args = ["--config", "starry", "--model.weights", "random", "--model.size", "32",
+            "--trainer.max_steps", "1", "--trainer.enable_progress_bar", "false"]
+    assert train.main(args) == 0
+    assert (tmp_path / "outputs" / "starry" / "version_0" / "final.png").is_file()
+
+
+def test_layer_weights_from_config_mapping(tmp_path):
+    config = tmp_path / "layers.yaml"
+    config.write_text(yaml.safe_dump({"model": {
+        "style_layers": {"relu1_1": 0.5, "relu2_1": 0.5},
+        "content_layers": [["relu3_1", 1.0]],
+    }}))
+    cli = run(tiny_args(tmp_path, "--config", str(config), steps=2))
+    assert cli.model.definition.style_layers == {"relu1_1": 0.5, "relu2_1": 0.5}
+    assert cli.model.vgg.deepest_layer == "relu3_1"  # truncated after the deepest needed layer
+    assert Path(cli.trainer.log_dir).parent.name == "layers"  # run named after the config
+
+
+def test_loss_options_from_the_command_line(tmp_path):
+    cli = run(tiny_args(tmp_path, "--model.style_loss_options", "{normalization: coursera}", steps=2))
+    (layer_losses,) = cli.model.pairs[0].objective.style.losses  # one style image
+    assert all(m.normalization == "coursera" for m in layer_losses.losses.values())

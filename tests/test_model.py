@@ -1,0 +1,110 @@
+"""The LightningModule: batches of pairs, each image as its own run; L-BFGS; bf16; DDP on CPU."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import train
+from nst.cli import run
+from tests.conftest import ASSETS, PROJECT, tiny_args, tiny_overrides
+from tests.test_train import scalars
+
+
+def pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path)).astype(int)
+
+
+def test_batch_of_pairs_equals_each_pair_run_alone(tmp_path, styles):
+    """Two pairs of one size are one 2-image parameter; each image ends exactly as in its own
+    one-pair run (losses are per image and summed), and the outputs are named after the pair."""
+    batch = run(["--data.content", str(ASSETS / "home.jpg"), "--data.style", str(styles),
+                 *tiny_overrides(tmp_path / "batch", "--data.init", "content+noise", steps=6)])
+    model = batch.model
+    assert [tuple(p.shape) for p in model.images] == [(2, 3, 24, 32)] and [[p.name for p in b] for b in model.batches] == [["home__fruits", "home__starry_night"]]
+    run_dir = Path(batch.trainer.log_dir)
+    for name, style in (("home__fruits", "fruits.jpg"), ("home__starry_night", "starry_night.jpg")):
+        for file in ("final.png", "step_00000.png", "metrics.json"):
+            assert (run_dir / name / file).is_file(), (name, file)
+        seed = ["--data.seed", "1"] if name == "home__starry_night" else []  # pair index 1: seed + 1
+        alone = run(["--data.content", str(ASSETS / "home.jpg"), "--data.style", str(styles / style),
+                     *tiny_overrides(tmp_path / name, "--data.init", "content+noise", *seed, steps=6)])
+        np.testing.assert_array_equal(pixels(run_dir / name / "final.png"),
+                                      pixels(Path(alone.trainer.log_dir) / "final.png"))
+
+
+def test_several_sizes_are_several_parameters(tmp_path, styles):
+    cli = run(["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles / "fruits.jpg"),
+               *tiny_overrides(tmp_path, steps=2)])
+    assert sorted(tuple(p.shape) for p in cli.model.images) == [(1, 3, 22, 32), (1, 3, 24, 32)]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model.optimizer", "lbfgs"], "L-BFGS"),
+    (["--data.content_masks", f"[{ASSETS / 'masks' / 'building_top.png'}]"], "masks belong to one photo"),
+    (["--sweep", "model.lr=0.01,0.02"], "--sweep with several pairs"),
+    (["--scales", "[32, 48]"], "scales with several pairs"),
+])
+def test_batch_refuses_what_couples_or_does_not_fit_pairs(tmp_path, capsys, styles, extra, message):
+    args = ["--data.content", str(ASSETS / "home.jpg"), "--data.style", str(styles),
+            *tiny_overrides(tmp_path, *extra, steps=1)]
+    assert train.main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ddp_on_two_cpu_processes_makes_each_pair_once_as_one_process_does(tmp_path, styles):
+    """--trainer.devices 2 --trainer.strategy ddp: ranks take every other pair; every output
+    appears once and equals the single-process result (images are never averaged)."""
+    common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
+              *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    for name, extra in (("one", []), ("two", ["--trainer.devices", "2", "--trainer.strategy", "ddp"])):
+        done = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", name, *extra],
+                              cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    one, two = (tmp_path / "outputs" / n / "version_0" for n in ("one", "two"))
+    names = sorted(p.parent.name for p in two.glob("*/final.png"))
+    assert names == ["building__fruits", "building__starry_night", "home__fruits", "home__starry_night"]
+    assert not list(tmp_path.glob("outputs/two/version_1"))  # both ranks wrote into one run folder
+    for name in names:
+        np.testing.assert_array_equal(pixels(one / name / "final.png"), pixels(two / name / "final.png"))
+        assert (pixels(two / name / "final.png") != pixels(two / name / "step_00000.png")).any()
+
+
+def test_lbfgs_converges_like_a_plain_loop(tmp_path):
+    """Lightning's closure must zero the gradients: compare against a hand-written L-BFGS loop."""
+    args = tiny_args(tmp_path, "--model.optimizer", "lbfgs", "--model.lbfgs_max_iter", "5",
+                     "--data.init", "content+noise", steps=4)
+    cli = run(args)
+    lightning_image = cli.model.images[0].detach().clone()
+    total = scalars(Path(cli.trainer.log_dir), "loss/total")
+    assert total[-1] < 0.2 * total[0]
+
+    model = cli.model
+    with torch.no_grad():
+        model.images[0].copy_(model.pairs[0].start)
+    opt = model.configure_optimizers()
+    for _ in range(4):
+        def closure():
+            opt.zero_grad()
+            loss = model()["total"]
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            model.images[0].clamp_(0, 1)
+    torch.testing.assert_close(lightning_image, model.images[0].detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_mixed_on_cpu_gives_finite_falling_losses(tmp_path):
+    cli = run(tiny_args(tmp_path, "--trainer.precision", "bf16-mixed", steps=10))
+    total = scalars(Path(cli.trainer.log_dir), "loss/total")
+    assert all(math.isfinite(v) for v in total) and total[-1] < total[0]
+    assert cli.model.images[0].dtype == torch.float32
