@@ -18,11 +18,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst.data import load_pair  # noqa: E402
+from nst.inputs import pair_from_paths  # noqa: E402
 from nst.features import VGGFeatures  # noqa: E402
 from nst.layers import parse_layer_weights  # noqa: E402
 from nst.losses import CONTENT_LOSSES, STYLE_LOSSES, build_layer_losses  # noqa: E402
-from nst.model import GATYS_STYLE_LAYERS  # noqa: E402
+from nst.objective import GATYS_STYLE_LAYERS  # noqa: E402
 from nst.weights import load_weights  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -43,7 +43,8 @@ def main() -> None:
     parser.add_argument("--style", default=str(ASSETS / "starry_night.jpg"))
     args = parser.parse_args()
     torch.manual_seed(0)
-    content, style = load_pair(args.content, args.style, args.size)
+    pair = pair_from_paths(args.content, args.style, args.size)
+    content, style = pair.content, pair.styles[0]
     noise = torch.rand_like(content)
     layers = {n: parse_layer_weights(e.default_layers or GATYS_STYLE_LAYERS) for n, e in STYLE_LOSSES.items()}
     all_layers = {l for ls in layers.values() for l in ls} | {"relu4_2"}

@@ -37,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("32-true", "bf16-mixed"):
             start = time.perf_counter()
-            cli = run(["--config", str(ROOT / "configs" / "starry.yaml"), "--model.size", str(opts.size),
+            cli = run(["--config", str(ROOT / "configs" / "starry.yaml"), "--data.size", str(opts.size),
                        "--trainer.max_steps", str(opts.steps), "--trainer.precision", precision,
                        "--trainer.accelerator", opts.accelerator, "--trainer.enable_progress_bar", "false",
                        "--output_dir", tmp, "--run_name", precision])

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from run import CONTENT, STYLE, fresh_process_rss  # noqa: E402
 
-from nst.data import load_pair  # noqa: E402
+from nst.inputs import pair_from_paths  # noqa: E402
 
 VARIANTS = {
     "fp32": ("32-true", []),
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--budget-gib", type=float, nargs="+", default=[24.0])
     parser.add_argument("--weights", default="vgg19-caffe")
     opts = parser.parse_args()
-    shapes = {s: load_pair(str(CONTENT), str(STYLE), s).content.shape[-2:] for s in opts.sizes}
+    shapes = {s: pair_from_paths(str(CONTENT), str(STYLE), s).content.shape[-2:] for s in opts.sizes}
     pixels = {s: h * w for s, (h, w) in shapes.items()}
     aspect = shapes[opts.sizes[0]][1] / shapes[opts.sizes[0]][0]
     header = " | ".join(f"{s} px peak MiB" for s in opts.sizes)

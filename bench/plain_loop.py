@@ -97,11 +97,11 @@ if __name__ == "__main__":  # a quick look: python bench/plain_loop.py
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from nst.data import load_pair
+    from nst.inputs import pair_from_paths
     from nst.weights import load_weights
 
     assets = Path(__file__).resolve().parent.parent / "assets"
-    pair = load_pair(str(assets / "building.jpg"), str(assets / "starry_night.jpg"), 128)
+    pair = pair_from_paths(str(assets / "building.jpg"), str(assets / "starry_night.jpg"), 128)
     w = load_weights("vgg19-caffe")
     start = time.perf_counter()
     run_plain(w.state_dict, w.preprocessing, pair.content, pair.styles[0], 10, torch.device("cpu"))

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from plain_loop import run_plain  # noqa: E402
 
 from nst.cli import run as cli_run  # noqa: E402
-from nst.data import load_pair  # noqa: E402
+from nst.inputs import pair_from_paths  # noqa: E402
 from nst.weights import load_weights  # noqa: E402
 
 CONTENT = ROOT / "assets" / "building.jpg"
@@ -138,7 +138,7 @@ class ClockCallback(Callback):
 def time_ours(size, steps, warmup, device, precision, weights, extra: list[str], out_dir) -> tuple:
     clock = StepClock(warmup, steps, device)
     args = [
-        "--model.content", str(CONTENT), "--model.style", str(STYLE), "--model.size", str(size),
+        "--data.content", str(CONTENT), "--data.style", str(STYLE), "--data.size", str(size),
         "--model.weights", weights, "--model.strength_reference_size", "null",
         "--trainer.max_steps", str(steps), "--trainer.accelerator", device.type,
         "--trainer.precision", precision, "--output_dir", str(out_dir), "--run_name", f"ours_{size}",
@@ -155,7 +155,7 @@ def time_plain(size, steps, warmup, device, precision, weights, extra, out_dir) 
     """``extra``: options of ``run_plain`` (``channels_last``, ``compile``) to switch on."""
     clock = StepClock(warmup, steps, device)
     with PeakMemory(device) as memory:
-        pair = load_pair(str(CONTENT), str(STYLE), size)
+        pair = pair_from_paths(str(CONTENT), str(STYLE), size)
         w = load_weights(weights, progress=False)
         run_plain(w.state_dict, w.preprocessing, pair.content, pair.styles[0], steps, device, clock,
                   precision, **{option: True for option in extra})
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> str:
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
-        pair = load_pair(str(CONTENT), str(STYLE), size)
+        pair = pair_from_paths(str(CONTENT), str(STYLE), size)
         h, w = pair.content.shape[-2:]
         plain = min(r[0] for r in results[("plain", size)]) if not opts.no_plain else None
         for name in variants:

@@ -15,24 +15,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst.model import NeuralStyleTransfer  # noqa: E402
+from nst.features import VGGFeatures  # noqa: E402
+from nst.inputs import pair_from_paths  # noqa: E402
+from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.strength import strength_factor  # noqa: E402
+from nst.weights import load_weights  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
-def gradient_norms(size: int, args) -> tuple[float, float]:
-    model = NeuralStyleTransfer(
-        content=str(ASSETS / "building.jpg"), style=str(ASSETS / "starry_night.jpg"), size=size,
-        init=args.init, style_loss=args.style_loss, weights=args.weights,
-        strength_reference_size=args.reference,
-    )
-    model.setup("fit")
-    model.on_fit_start()
+def gradient_norms(size: int, args, vgg: VGGFeatures, definition: LossDefinition) -> tuple[float, float]:
+    """||∇(β style)||, ||∇(α content)|| at the start image, β as a run at ``size`` sets it."""
+    pair = pair_from_paths(str(ASSETS / "building.jpg"), str(ASSETS / "starry_night.jpg"), size, init=args.init)
+    alpha, beta = definition.default_weights()
+    objective = StyleObjective.build(vgg, definition, pair.target_content, pair.target_styles,
+                                     LossWeights(alpha, beta), pair.blend, seed=pair.seed)
+    if args.reference and args.reference != size:
+        beta *= strength_factor(objective, definition, pair, args.reference)
     norms = []
-    for part, weight in (("style", model.style_weight), ("content", model.content_weight)):  # as trained
-        model.image.grad = None
-        (weight * model()[part]).backward()
-        norms.append(model.image.grad.norm().item())
+    for part, weight in (("style", beta), ("content", alpha)):  # as trained
+        image = pair.start.clone().requires_grad_(True)
+        (weight * objective(image)[part]).backward()
+        norms.append(image.grad.norm().item())
     return norms[0], norms[1]
 
 
@@ -45,7 +49,9 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=None,
                         help="strength_reference_size (off by default: the raw drift)")
     args = parser.parse_args()
-    rows = [(size, *gradient_norms(size, args)) for size in args.sizes]
+    definition = LossDefinition.from_config(style_loss=args.style_loss)
+    vgg = VGGFeatures(load_weights(args.weights), definition.layers)
+    rows = [(size, *gradient_norms(size, args, vgg, definition)) for size in args.sizes]
     base = rows[0][1] / rows[0][2]
     print(f"style loss {args.style_loss}, init {args.init}, weights {args.weights}, "
           f"strength_reference_size {args.reference}\n")

@@ -51,15 +51,15 @@ def main() -> None:
         photos.mkdir()
         for i in range(opts.pairs):
             shutil.copy(ASSETS / "home.jpg", photos / f"photo{i}.jpg")
-        common = ["--model.style", str(ASSETS / "starry_night.jpg"), "--model.size", str(opts.size),
+        common = ["--data.style", str(ASSETS / "starry_night.jpg"), "--data.size", str(opts.size),
                   "--model.weights", opts.weights, "--model.strength_reference_size", "null",
                   "--trainer.accelerator", opts.accelerator, "--trainer.precision", opts.precision,
                   "--trainer.enable_progress_bar", "false", "--output_dir", str(Path(tmp) / "out")]
         modes = {
-            "one pair at a time": (1, ["--model.content", str(photos / "photo0.jpg")]),
-            f"batch of {opts.pairs}": (opts.pairs, ["--model.content", str(photos)]),
+            "one pair at a time": (1, ["--data.content", str(photos / "photo0.jpg")]),
+            f"batch of {opts.pairs}": (opts.pairs, ["--data.content", str(photos)]),
             f"batch of {opts.pairs}, DDP x{opts.devices}": (opts.pairs, [
-                "--model.content", str(photos), "--trainer.devices", str(opts.devices),
+                "--data.content", str(photos), "--trainer.devices", str(opts.devices),
                 "--trainer.strategy", "ddp"]),
         }
         print(f"{opts.size} px, {opts.accelerator}, {opts.precision}, {opts.steps_per_image} steps per image\n")

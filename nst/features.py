@@ -87,8 +87,8 @@ class VGGFeatures(nn.Module):
 
     def _checkpointed(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Keep only the tapped activations (the losses need them anyway); everything between
-        two taps is recomputed in the backward pass: about half the memory per pixel for about
-        a third more time (bench/run.py, BENCHMARKS.md)."""
+        two taps is recomputed in the backward pass: 28% less memory per pixel for 33-47% more
+        time per step (bench/memory.py, bench/run.py, BENCHMARKS.md)."""
         out, start = {}, 0
         for tap in sorted(self._taps):
             segment = self.net[start: tap + 1]

@@ -73,12 +73,12 @@ class Pair:
     """
 
     name: str
-    index: int  # position in the run: seeds and shards depend on it, not on batching
+    index: int  # position in the run: shards depend on it, not on batching
     content: torch.Tensor
     styles: tuple[torch.Tensor, ...]
     blend: dict[int, float]  # style index -> weight (normalised; zero weights left out)
     start: torch.Tensor
-    seed: int
+    seed: int  # the run's seed + index: pair i makes what a one-pair run with seed + i makes
     folder: str = ""  # where its outputs go in the run's folder ("" for a one-pair run)
     keep_chroma: bool = False  # preserve_color: luminance
     masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None  # (over style, over content)
@@ -188,12 +188,11 @@ def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "
     content, styles = load_pair(spec.content, spec.styles, options)
     if options.preserve_color == "histogram":
         styles = tuple(match_color_histogram(s, content) for s in styles)
-    pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed, folder=folder,
+    pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed + index, folder=folder,
                 keep_chroma=options.preserve_color == "luminance")
     if options.content_masks:
         pair.masks = load_masks(content, styles, options)
-    pair.start = start_image(pair.target_content, pair.target_styles[0],
-                             options.seed + index, options)
+    pair.start = start_image(pair.target_content, pair.target_styles[0], pair.seed, options)
     return pair
 
 
@@ -204,3 +203,10 @@ def make_pairs(specs: Sequence[PairSpec], ids: Sequence[int], options: InputOpti
         raise ConfigError(f"{len(specs)} pairs with content_masks: masks belong to one "
                           "photo. Fix: run one pair at a time with masks")
     return [make_pair(specs[i], i, options, specs[i].name if len(specs) > 1 else "") for i in ids]
+
+
+def pair_from_paths(content: str, style: str | Sequence[str], size: int, **options) -> Pair:
+    """One pair from a photo and a painting (or a list to blend), for scripts and benchmarks."""
+    from nst.pairs import collect_pairs
+
+    return make_pairs(collect_pairs(content, style), [0], InputOptions(size=size, **options))[0]

@@ -27,6 +27,7 @@ from nst.losses import (
     check_options,
     lookup,
 )
+from nst.seeds import derive_seed
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -113,7 +114,7 @@ class StyleObjective(nn.Module):
         for s, features in zip(blend, style_features):
             guides = [m.to(device) for m in masks[s]] if masks is not None else (None, None)
             per_style.append(build_layer_losses("style", d.style_loss, d.style_loss_options, features,
-                                                d.style_layers, seed + 7919 * s, *guides))
+                                                d.style_layers, derive_seed(seed, s), *guides))
         return cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights)
 
     def terms(self, features: dict[str, torch.Tensor], image: torch.Tensor, tv: bool = True) -> dict:

@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from lightning.pytorch.loggers import TensorBoardLogger
+
 from nst.inputs import Pair
 
 
@@ -34,3 +36,11 @@ def config_metadata(trainer) -> dict[str, str]:
         config.update(datamodule.hparams)
     text = json.dumps(config, sort_keys=True, default=str)
     return {"nst:config": text, "nst:config_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+class RunLogger(TensorBoardLogger):
+    """TensorBoard without Lightning's constant ``epoch`` scalar (every run is one epoch), so
+    that the losses are the first cards a user sees."""
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        super().log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step)

@@ -281,10 +281,10 @@ def _safetensors_preprocessing(path: Path) -> Preprocessing:
 
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
+    if meta.get("preprocessing") in PREPROCESSING:  # the tag nst writes when converting
+        return PREPROCESSING[meta["preprocessing"]]
     text = " ".join(meta.values()).lower()
-    if meta.get("preprocessing") == "caffe" or "0-255" in text or "caffe" in text:
-        return CAFFE
-    return IMAGENET
+    return CAFFE if "0-255" in text or "caffe" in text else IMAGENET
 
 
 def load_weights_file(path: str | Path) -> VGGWeights:

@@ -53,12 +53,10 @@ def random_weights():
 
 def tiny_pair(style: str = "starry_night.jpg", size: int = 32, **options):
     """One :class:`nst.inputs.Pair` of the bundled home photo (no Trainer, no CLI)."""
-    from nst.inputs import InputOptions, make_pairs
-    from nst.pairs import collect_pairs
+    from nst.inputs import pair_from_paths
 
     styles = [str(ASSETS / s) for s in style.split("|")]
-    specs = collect_pairs(str(ASSETS / "home.jpg"), styles if len(styles) > 1 else styles[0])
-    return make_pairs(specs, [0], InputOptions(size=size, **options))[0]
+    return pair_from_paths(str(ASSETS / "home.jpg"), styles if len(styles) > 1 else styles[0], size, **options)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from nst.losses import (
     build_layer_losses,
     gram_matrix,
 )
+from nst.objective import LossDefinition
 
 
 def fmap(rows):
@@ -177,9 +178,11 @@ def test_registry_names_and_option_errors():
     with pytest.raises(ConfigError, match="valid: gram, histogram, mean_std, mrf"):
         build_layer_losses("style", "fancy", None, feats, {"relu1_1": 1.0})
     with pytest.raises(ConfigError, match="its options: normalization"):
-        build_layer_losses("style", "gram", {"normalisation": "gatys"}, feats, {"relu1_1": 1.0})
+        LossDefinition.from_config(style_loss_options={"normalisation": "gatys"})
     with pytest.raises(ConfigError, match="valid: gatys, coursera, none"):
-        build_layer_losses("style", "gram", {"normalization": "x"}, feats, {"relu1_1": 1.0})
+        LossDefinition.from_config(style_loss_options={"normalization": "x"})
+    with pytest.raises(ConfigError, match="valid: mean, gatys, coursera, none"):
+        LossDefinition.from_config(content_loss_options={"normalization": "x"})
 
 
 def test_seeded_losses_get_a_seed_per_layer():

@@ -32,6 +32,9 @@ def test_end_to_end_loss_falls_and_files_appear(tmp_path):
     assert total[-1] < 0.5 * total[0]
     for tag in ("loss/content", "loss/style", "loss/tv"):
         assert scalars(run_dir, tag)
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert "epoch" not in events.Tags()["scalars"]  # a constant: the losses come first
     final = Image.open(run_dir / "final.png")
     assert final.size == (32, 24)  # home.jpg is 512x384
     assert "nst:config" in final.text and len(final.text["nst:config_sha256"]) == 64

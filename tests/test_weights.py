@@ -163,6 +163,9 @@ def test_local_files(tmp_path, keras_h5, monkeypatch):
 
     save_file(state, str(tmp_path / "caffe.safetensors"), metadata={"preprocessing": "caffe"})
     assert W.load_weights(str(tmp_path / "caffe.safetensors")).preprocessing is W.CAFFE
+    tagged = {"preprocessing": "imagenet", "note": "retrained from the caffe weights"}
+    save_file(state, str(tmp_path / "tagged.safetensors"), metadata=tagged)  # the tag wins
+    assert W.load_weights(str(tmp_path / "tagged.safetensors")).preprocessing is W.IMAGENET
 
     h5 = W.load_weights(str(keras_h5[0]))
     assert h5.preprocessing is W.CAFFE

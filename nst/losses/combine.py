@@ -12,9 +12,9 @@ from nst.losses.registry import (
     CONTENT_LOSSES,
     STYLE_LOSSES,
     accepted_options,
-    check_options,
     lookup,
 )
+from nst.seeds import derive_seed
 
 
 class LayerLosses(nn.Module):
@@ -55,10 +55,11 @@ def build_layer_losses(
 ) -> LayerLosses:
     """One registered loss per layer, with the layer's target features (and guides, for the
     losses that take them). A loss that draws random numbers (it takes ``seed``) gets a
-    different, reproducible seed per layer."""
+    different, reproducible seed per layer. ``options`` are checked once, by
+    :class:`nst.objective.LossDefinition`, not here for every pair."""
     table = STYLE_LOSSES if kind == "style" else CONTENT_LOSSES
     entry = lookup(table, name, f"{kind}_loss")
-    options = check_options(entry, options or {}, f"{kind}_loss")
+    options = dict(options or {})
     if input_guide is not None:
         if not entry.takes_guides:
             guided = sorted(n for n, e in table.items() if e.takes_guides)
@@ -68,6 +69,6 @@ def build_layer_losses(
     seeded = "seed" in accepted_options(entry) and "seed" not in options
     losses = {}
     for i, layer in enumerate(weights):
-        layer_options = {**options, "seed": seed * 1000 + i} if seeded else options
+        layer_options = {**options, "seed": derive_seed(seed, i)} if seeded else options
         losses[layer] = entry.cls(features[layer], **layer_options)
     return LayerLosses(losses, weights)

@@ -11,6 +11,7 @@ from nst.errors import ConfigError
 from nst.losses.common import flatten, full_precision, sorted_matching_loss
 from nst.losses.gram import GramLoss
 from nst.losses.registry import register_style_loss
+from nst.seeds import derive_seed
 
 
 @register_style_loss("sliced_wasserstein", 1.6e3)
@@ -49,7 +50,7 @@ class SlicedWassersteinLoss(nn.Module):
         """Draw the directions of ``step`` (the same for every closure call of one step)."""
         if self.fixed:
             return
-        generator = torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + step)
+        generator = torch.Generator(device="cpu").manual_seed(derive_seed(self.seed, step))
         directions = torch.randn(self.channels, self.projections, generator=generator)
         directions = directions / directions.norm(dim=0, keepdim=True)
         self.directions = directions.to(self.target.device, self.target.dtype)
