@@ -1,7 +1,7 @@
 """Run neural style transfer: ``python train.py --config starry.yaml``.
 
 Also ``python train.py --content photo.jpg --style painting.jpg`` without a config, any dotted
-override (``--trainer.max_steps 50``, ``--model.size 256``), ``--print_config``, and
+override (``--trainer.max_steps 50``, ``--data.size 256``), ``--print_config``, and
 ``--ckpt_path last`` to resume the newest run of the same name.
 """
 

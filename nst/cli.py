@@ -130,7 +130,7 @@ class NSTCLI(LightningCLI):
             size = self.datamodule.options.size
             raise OutOfMemory(
                 f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
-                f"--model.size {round(size / 2 ** 0.5)} (half the pixels), or "
+                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or "
                 "--trainer.precision bf16-mixed"
             ) from None
 

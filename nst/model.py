@@ -8,7 +8,6 @@ from typing import Literal
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import DDPStrategy
-from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from nst.config_types import Optimizer, Pooling, PositiveFloat, PositiveInt, Weight
@@ -17,7 +16,7 @@ from nst.features import VGGFeatures
 from nst.inputs import Pair
 from nst.layers import LayerWeights
 from nst.objective import LossDefinition, LossWeights, StyleObjective
-from nst.strength import strength_factor
+from nst.strength import keep_balance_of
 from nst.weights import load_weights
 
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
@@ -75,7 +74,7 @@ class NeuralStyleTransfer(LightningModule):
                                                      style_loss_options, content_layers, style_layers, tv_p)
         alpha, beta = self.definition.default_weights()
         self.loss_weights = LossWeights(alpha if content_weight is None else content_weight,
-                                   beta if style_weight is None else style_weight, tv_weight)
+                                        beta if style_weight is None else style_weight, tv_weight)
         self.batches: list[list[Pair]] = []  # the pairs in each of ``images``, row by row
         self.images = nn.ParameterList()
         self.vgg: VGGFeatures | None = None
@@ -117,38 +116,36 @@ class NeuralStyleTransfer(LightningModule):
 
     def on_fit_start(self) -> None:
         """Every pair's objective: its targets, computed once on the training device."""
-        reference = self.hparams.strength_reference_size
         for pair in self.pairs:
             pair.objective = StyleObjective.build(self.vgg, self.definition, pair.target_content, pair.target_styles,
                                                   self.loss_weights, pair.blend, pair.masks, pair.seed)
-            if reference and reference != max(pair.content.shape[-2:]):
-                factor = strength_factor(pair.objective, self.definition, pair, reference)
-                pair.objective.weights = weights = LossWeights(self.loss_weights.content, self.loss_weights.style * factor,
-                                                               self.loss_weights.tv)
-                who = f"{pair.name}: " if len(self.pairs) > 1 else ""
-                rank_zero_info(f"nst: {who}style_weight x {factor:.3g} = {weights.style:.4g}, so that "
-                               f"{max(pair.content.shape[-2:])} px keeps the balance of {reference} px")
+            if self.hparams.strength_reference_size:
+                keep_balance_of(self.hparams.strength_reference_size, pair, self.definition, len(self.pairs) > 1)
 
     # ------------------------------------------------------------------ optimisation
-    def forward(self, with_tv: bool = True) -> dict[str, torch.Tensor]:
-        """``total``: the sum of every image's own total; the parts: means over the images."""
-        terms, totals = [], []
+    def forward(self, with_tv: bool = True) -> list[tuple[LossWeights, dict[str, torch.Tensor]]]:
+        """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
+        out = []
         for image, batch in zip(self.images, self.batches):
             features = self.vgg(image)
             for row, pair in enumerate(batch):
                 own = {k: f[row: row + 1] for k, f in features.items()} if len(batch) > 1 else features
-                terms.append(pair.objective.terms(own, image[row: row + 1], tv=with_tv))
-                totals.append(pair.objective.weights.total(terms[-1]))
-        losses = {k: torch.stack([t[k] for t in terms]).mean() for k in ("content", "style", "tv")}
-        losses["total"] = torch.stack(totals).sum()
-        if hasattr(self, "ddp_anchor"):
-            losses["total"] = losses["total"] + self.ddp_anchor.sum()
+                out.append((pair.objective.weights, pair.objective.terms(own, image[row: row + 1], tv=with_tv)))
+        return out
+
+    def losses(self, with_tv: bool = True) -> dict[str, torch.Tensor]:
+        """``total`` = Σ over pairs of α·content + β·style + γ·tv (each image gets the gradient of
+        its own run); the terms: means over the pairs, for the logs."""
+        per_pair = self(with_tv)
+        total = torch.stack([w.content * t["content"] + w.style * t["style"] + w.tv * t["tv"] for w, t in per_pair])
+        losses = {k: torch.stack([t[k] for _, t in per_pair]).mean() for k in ("content", "style", "tv")}
+        losses["total"] = total.sum() + (self.ddp_anchor.sum() if hasattr(self, "ddp_anchor") else 0)
         return losses
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
-        """``total = Σ_pairs α·content + β·style + γ·tv``; logged on the Trainer's logging steps."""
+        """``batch`` is the step number: the pairs' targets live in their objectives."""
         log = self.logging_step()
-        losses = self(with_tv=log)
+        losses = self.losses(with_tv=log)
         if log:
             self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()})
             self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)

@@ -57,7 +57,7 @@ def collect_pairs(content: str | None, style, manifest: str | None = None) -> li
         for key, value in (("content", content), ("style", style)):
             if value is None:
                 raise ConfigError(f"data.{key} is required. Fix: give --data.{key} (or --{key}), "
-                                  "a --config, or model.pairs (a CSV manifest of pairs)")
+                                  "a --config, or data.pairs (a CSV manifest of pairs)")
         contents = expand_images(str(content), "content")
         if isinstance(style, (str, os.PathLike)) and is_pattern(str(style)):
             style_sets = [(s,) for s in expand_images(str(style), "style")]
@@ -73,7 +73,7 @@ def read_manifest(path: str) -> list[PairSpec]:
     blended styles in one cell separated by ``|``."""
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"pairs manifest {file} does not exist. Fix: check model.pairs")
+        raise ConfigError(f"pairs manifest {file} does not exist. Fix: check data.pairs")
     with file.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or not {"content", "style"} <= set(rows[0]):

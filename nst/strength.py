@@ -4,9 +4,10 @@ style-to-content gradient ratio at the run's size equals the one at a reference 
 from __future__ import annotations
 
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from nst.inputs import Pair
-from nst.objective import LossDefinition, StyleObjective
+from nst.objective import LossDefinition, LossWeights, StyleObjective
 
 NOISE_SHARE = 0.6  # the measuring start: the seeds' noisy content, seeded
 
@@ -24,3 +25,16 @@ def strength_factor(objective: StyleObjective, definition: LossDefinition, pair:
     at_reference = StyleObjective.build(objective.vgg, definition, reference.content, reference.styles,
                                         objective.weights, pair.blend, pair.masks, pair.seed)
     return balance(at_reference, reference.content, pair.seed) / balance(objective, pair.target_content, pair.seed)
+
+
+def keep_balance_of(reference_size: int, pair: Pair, definition: LossDefinition, name_it: bool = False) -> None:
+    """Scale β of ``pair``'s objective so that its size keeps the balance of ``reference_size``."""
+    size = max(pair.content.shape[-2:])
+    if reference_size == size:
+        return
+    factor = strength_factor(pair.objective, definition, pair, reference_size)
+    w = pair.objective.weights
+    pair.objective.weights = LossWeights(w.content, w.style * factor, w.tv)
+    who = f"{pair.name}: " if name_it else ""
+    rank_zero_info(f"nst: {who}style_weight x {factor:.3g} = {w.style * factor:.4g}, so that "
+                   f"{size} px keeps the balance of {reference_size} px")

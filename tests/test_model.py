@@ -13,8 +13,28 @@ from PIL import Image
 
 import train
 from nst.cli import run
-from tests.conftest import ASSETS, PROJECT, tiny_args, tiny_overrides
+from nst.errors import ConfigError
+from nst.model import NeuralStyleTransfer
+from tests.conftest import ASSETS, PROJECT, tiny_args, tiny_overrides, tiny_pair
 from tests.test_train import scalars
+
+
+def test_the_model_wires_pairs_to_their_objectives_without_a_trainer():
+    model = NeuralStyleTransfer(weights="random", style_weight=1e4, tv_weight=2.0)
+    with pytest.raises(ConfigError, match="no pairs to optimise"):
+        model.setup("fit")
+    small, other, large = tiny_pair(), tiny_pair("fruits.jpg", init="noise"), tiny_pair(size=40)
+    model.receive([small, other, large])
+    model.setup("fit")
+    model.on_fit_start()
+    assert [tuple(p.shape) for p in model.images] == [(2, 3, 24, 32), (1, 3, 30, 40)]
+    losses = model.losses()
+    expected = sum(pair.objective(image)["total"] for pair, image in
+                   ((small, small.start), (other, other.start), (large, large.start)))
+    torch.testing.assert_close(losses["total"], expected)
+    losses["total"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.images)
+    assert [p.name for p, _ in model.output_images()] == [small.name, other.name, large.name]
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -93,7 +113,7 @@ def test_lbfgs_converges_like_a_plain_loop(tmp_path):
     for _ in range(4):
         def closure():
             opt.zero_grad()
-            loss = model()["total"]
+            loss = model.losses()["total"]
             loss.backward()
             return loss
 
