@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst.inputs import pair_from_paths  # noqa: E402
 from nst.features import VGGFeatures  # noqa: E402
+from nst.inputs import pair_from_paths  # noqa: E402
 from nst.layers import parse_layer_weights  # noqa: E402
 from nst.losses import CONTENT_LOSSES, STYLE_LOSSES, build_layer_losses  # noqa: E402
 from nst.objective import GATYS_STYLE_LAYERS  # noqa: E402

@@ -30,13 +30,14 @@ def check_config_files(args: list[str]) -> None:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist. Fix: check the --config path")
         try:
-            yaml.safe_load(path.read_text())
+            written = yaml.safe_load(path.read_text())
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise ConfigError(f"{where}: YAML syntax error: {problem}. Fix: correct the YAML there") from None
-        moved = sorted(set((yaml.safe_load(path.read_text()) or {}).get("model") or {}) & set(DATA_KEYS))
+        model = written.get("model") if isinstance(written, dict) else None
+        moved = sorted(set(model if isinstance(model, dict) else ()) & set(DATA_KEYS))
         if moved:
             raise ConfigError(f"{path}: model.{moved[0]} is an input, now under data: (the data module owns "
                               f"the inputs). Fix: move {', '.join(moved)} from model: to data:")

@@ -4,7 +4,7 @@ model. The one owner of the inputs: paths, sizes, colour, masks, start images an
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Literal, Optional, Union
 
 from lightning.pytorch import LightningDataModule
@@ -79,15 +79,10 @@ class StylePairDataModule(LightningDataModule):
         self.specs = collect_pairs(content, style, pairs)
         for spec in self.specs:
             blend_weights(spec.styles, style_blend_weights)
-        self.options = InputOptions(400 if size == "auto" else size, style_size, style_scale, style_blend_weights,
-                                    preserve_color, content_masks, style_masks, init, init_noise_ratio, seed,
-                                    max_input_pixels)
+        given = {f.name: self.hparams[f.name] for f in fields(InputOptions)}
+        self.options = InputOptions(**{**given, "size": 400 if size == "auto" else size})
         check_masks(len(self.specs[0].styles), self.options)
         self.pairs: list[Pair] | None = None
-
-    @property
-    def several_pairs(self) -> bool:
-        return len(self.specs) > 1
 
     def setup(self, stage: str) -> None:
         if self.pairs is None:
