@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from nst.inputs import Pair
 
@@ -40,7 +41,23 @@ def config_metadata(trainer) -> dict[str, str]:
 
 class RunLogger(TensorBoardLogger):
     """TensorBoard without Lightning's constant ``epoch`` scalar (every run is one epoch), so
-    that the losses are the first cards a user sees."""
+    that the losses are the first cards a user sees; and a version folder claimed atomically,
+    so that two runs started at the same moment never share one."""
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
         super().log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step)
+
+    def _get_next_version(self) -> int:
+        """The next free ``version_N``, created here with ``mkdir`` (atomic: of two runs only one
+        can create it; the other takes N + 1). Other DDP ranks only look: rank 0's is broadcast."""
+        version = super()._get_next_version()
+        if rank_zero_only.rank != 0:
+            return version
+        root = Path(self.root_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                (root / f"version_{version}").mkdir()
+                return version
+            except FileExistsError:
+                version += 1

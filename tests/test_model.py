@@ -80,7 +80,12 @@ def test_batch_refuses_what_couples_or_does_not_fit_pairs(tmp_path, capsys, styl
 
 def test_ddp_on_two_cpu_processes_makes_each_pair_once_as_one_process_does(tmp_path, styles):
     """--trainer.devices 2 --trainer.strategy ddp: ranks take every other pair; every output
-    appears once and equals the single-process result (images are never averaged)."""
+    appears once and equals the single-process result (images are never averaged).
+
+    Equal within one grey level (max 1/255, mean 1e-3): with one thread per process oneDNN sums
+    in another order than with two threads in one process, which on CPUs without AVX-512 moves
+    a few pixels by one level after a few steps (issue 14). A wrong pair, or an image averaged or
+    broadcast across ranks, differs by tens of levels."""
     common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
               *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
@@ -93,7 +98,8 @@ def test_ddp_on_two_cpu_processes_makes_each_pair_once_as_one_process_does(tmp_p
     assert names == ["building__fruits", "building__starry_night", "home__fruits", "home__starry_night"]
     assert not list(tmp_path.glob("outputs/two/version_1"))  # both ranks wrote into one run folder
     for name in names:
-        np.testing.assert_array_equal(pixels(one / name / "final.png"), pixels(two / name / "final.png"))
+        diff = np.abs(pixels(one / name / "final.png") - pixels(two / name / "final.png"))
+        assert diff.max() <= 1 and diff.mean() <= 255e-3, (name, diff.max(), diff.mean())
         assert (pixels(two / name / "final.png") != pixels(two / name / "step_00000.png")).any()
 
 

@@ -52,6 +52,15 @@ def test_a_second_run_never_overwrites_the_first(tmp_path):
     assert Path(second.trainer.log_dir).name == "version_1"
 
 
+def test_two_runs_starting_at_once_claim_different_versions(tmp_path):
+    """Both look before either has written a file: the version folder is claimed by mkdir."""
+    from nst.outputs import RunLogger
+
+    first, second = (RunLogger(str(tmp_path), name="same") for _ in range(2))
+    assert (first.version, second.version) == (0, 1)
+    assert sorted(p.name for p in (tmp_path / "same").iterdir()) == ["version_0", "version_1"]
+
+
 def test_resume_from_last_checkpoint_continues_the_run(tmp_path):
     first = run(tiny_args(tmp_path, "--checkpoint.every_n_train_steps", "5", steps=5))
     resumed = run(tiny_args(tmp_path, "--ckpt_path", "last", steps=8))
