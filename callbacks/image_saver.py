@@ -60,6 +60,7 @@ class ImageSaver(Callback):
                 writer.add_image(f"{label}{suffix}", style[0], 0)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.started = True
         step = trainer.global_step
         self.save(trainer, pl_module, f"step_{step:05d}.png", "generated")
 
@@ -72,7 +73,7 @@ class ImageSaver(Callback):
         self.save(trainer, pl_module, "final.png", "final")
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
-        if len(getattr(pl_module, "images", ())):
+        if getattr(self, "started", False) and len(getattr(pl_module, "images", ())):  # a run that ran
             path = self.save(trainer, pl_module, "interrupted.png", "interrupted")
             if path is not None:
                 print(f"nst: run stopped ({type(exception).__name__}); image kept at {path}")

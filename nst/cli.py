@@ -28,8 +28,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from callbacks import EvalMetrics, ImageSaver, RunGuard
 from nst.arguments import canonical_args, check_config_files, explain_argument_error
+from nst.checkpoints import resolve_ckpt_path
 from nst.data import StylePairDataModule
 from nst.errors import ConfigError, NSTError
+from nst.hardware import usable_precision
 from nst.model import NeuralStyleTransfer
 from nst.pairs import stem
 
@@ -105,6 +107,10 @@ class NSTCLI(LightningCLI):
         config.ckpt_path = ckpt_path
         if not self.instantiate:
             return
+        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
+        if why:
+            print(why)
+            config.trainer.precision = precision
         if config.data.size == "auto":
             resolve_auto_size(config)
         if config.trainer.logger in (None, True):
@@ -202,31 +208,6 @@ def default_run_name(config: Namespace) -> str:
         return "nst"  # the data module says what is missing
     styles = [data.style] if isinstance(data.style, str) else list(data.style)
     return stem(f"{Path(str(data.content)).stem}_{'+'.join(Path(str(p)).stem for p in styles)}")
-
-
-def resolve_ckpt_path(ckpt_path: str | None, run_root: Path) -> tuple[str | None, int | None]:
-    """``last`` -> the newest ``version_N/checkpoints/last.ckpt`` under ``run_root``; a resumed
-    run keeps writing into that version's folder."""
-    if ckpt_path is None:
-        return None, None
-    if ckpt_path == "last":
-        found = sorted(
-            run_root.glob("version_*/checkpoints/last.ckpt"),
-            key=lambda p: int(p.parts[-3].removeprefix("version_")),
-        )
-        if not found:
-            raise ConfigError(
-                f"--ckpt_path last: no {run_root}/version_*/checkpoints/last.ckpt to resume. "
-                "Fix: start a run first, or give a checkpoint file"
-            )
-        path = found[-1]
-    else:
-        path = Path(ckpt_path)
-        if not path.is_file():
-            raise ConfigError(f"checkpoint {path} does not exist. Fix: check --ckpt_path")
-    version_dir = path.parent.parent
-    version = version_dir.name.removeprefix("version_")
-    return str(path), int(version) if version.isdigit() else None
 
 
 def quiet_lightning() -> None:

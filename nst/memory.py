@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from nst.errors import ConfigError
+from nst.hardware import resolve_accelerator
 from nst.images import MIN_SIDE
 
 # Peak memory per pixel of the generated image, measured by bench/memory.py on CPU (the slope
@@ -22,16 +23,6 @@ BYTES_PER_PIXEL = {
 }
 SAFETY = 0.8  # use at most this share of the free memory
 RESERVE = 1 << 30  # and leave this much for the weights, targets and evaluation
-
-
-def resolve_accelerator(accelerator: str) -> str:
-    if accelerator in ("auto", "gpu"):
-        if torch.cuda.is_available():
-            return "cuda"
-        if torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    return accelerator
 
 
 def free_memory(accelerator: str) -> int:
