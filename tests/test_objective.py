@@ -169,3 +169,17 @@ def test_strength_factor_gives_the_reference_sizes_balance(random_weights):
     factor = strength_factor(at_large, GATYS, large, 32)
     assert abs(factor * balance(at_large, large.content, 0) / reference - 1) < 0.01
     assert abs(balance(at_large, large.content, 0) / reference - 1) > 0.05  # without it the balance drifts
+
+
+def test_strength_calibration_skips_what_would_cost_more_than_the_preview(random_weights, capsys):
+    """mrf's cost grows with the square of the pixels: a 32 px preview does not measure at 400 px
+    (that took 188 s for starry.yaml at 96 px before); gram's pass at 400 px is cheap and done."""
+    from nst.strength import keep_balance_of
+
+    for name, scaled in (("mrf", False), ("gram", True)):
+        definition = LossDefinition.from_config(style_loss=name, style_layers=["relu1_1", "relu2_1"])
+        pair = tiny_pair()
+        pair.objective = objective_for(random_weights, pair, definition)
+        before = pair.objective.weights.style
+        keep_balance_of(400 if name == "mrf" else 48, pair, definition)
+        assert (pair.objective.weights.style != before) == scaled, name

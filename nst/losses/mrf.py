@@ -23,7 +23,10 @@ class MRFLoss(nn.Module):
     nearest style patch (by normalised cross-correlation), as in Li & Wand and pystiche's MRF
     loss. The neighbour search runs in chunks of ``chunk`` patches to bound memory; style patches
     are taken every ``target_stride`` pixels. Use it on deep layers (relu3_1, relu4_1).
+    Its cost grows with the square of the pixels (every patch against every style patch).
     """
+
+    quadratic_cost = True
 
     def __init__(
         self,

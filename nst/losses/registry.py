@@ -23,6 +23,11 @@ class LossEntry:
     default_layers: tuple[str, ...] | None = None  # None: the model's defaults (Gatys')
 
     @property
+    def quadratic_cost(self) -> bool:
+        """The loss's cost grows with the square of the pixels (patch matching)."""
+        return getattr(self.cls, "quadratic_cost", False)
+
+    @property
     def takes_guides(self) -> bool:
         """The loss weights its statistics by masks (``input_guide``/``target_guide``)."""
         return "input_guide" in inspect.signature(self.cls.__init__).parameters
