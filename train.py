@@ -7,12 +7,14 @@ override (``--trainer.max_steps 50``, ``--data.size 256``), ``--print_config``, 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PROJECT_DIR / "configs"
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 SHORT_FORMS = {"--content": "--data.content", "--style": "--data.style"}
 
 
@@ -62,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         message = " ".join(str(e).split())  # Lightning's messages can span lines
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a checkpoint on a full disk (images say it themselves)
+        if verbose or e.errno not in OUTPUT_ERRNOS:
+            raise
+        print(f"error: cannot write {e.filename or 'an output'} ({e.strerror}). Fix: free disk space, or "
+              "--output_dir on another disk you can write", file=sys.stderr)
         return 2
     return 0
 

@@ -9,7 +9,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from nst.config_types import PositiveInt
 from nst.features import VGGFeatures
 from nst.metrics import EVAL_LAYERS, StyleTransferMetrics
-from nst.outputs import pair_dir, run_dir
+from nst.outputs import pair_dir, run_dir, write_text
 
 
 class EvalMetrics(Callback):
@@ -54,4 +54,4 @@ class EvalMetrics(Callback):
         self.measure(trainer, pl_module)
         for pair, values in self.last.values():
             path = pair_dir(trainer, pair) / "metrics.json"
-            path.write_text(json.dumps({"step": trainer.global_step, **values}, indent=2) + "\n")
+            write_text(path, json.dumps({"step": trainer.global_step, **values}, indent=2) + "\n")

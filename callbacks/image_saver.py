@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -9,6 +10,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from nst.config_types import PositiveInt
+from nst.errors import NSTError
 from nst.images import save_image
 from nst.outputs import config_metadata, pair_dir, run_dir
 
@@ -74,6 +76,10 @@ class ImageSaver(Callback):
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
         if getattr(self, "started", False) and len(getattr(pl_module, "images", ())):  # a run that ran
-            path = self.save(trainer, pl_module, "interrupted.png", "interrupted")
+            try:
+                path = self.save(trainer, pl_module, "interrupted.png", "interrupted")
+            except NSTError as e:  # e.g. the disk is full: never hide the original error
+                print(f"nst: could not keep the image: {e}", file=sys.stderr)
+                return
             if path is not None:
                 print(f"nst: run stopped ({type(exception).__name__}); image kept at {path}")

@@ -13,5 +13,9 @@ class ImageError(NSTError):
     """An input image is missing, unreadable or unusable."""
 
 
+class OutputError(NSTError):
+    """An output cannot be written (disk full, no permission)."""
+
+
 class WeightsError(NSTError):
     """The VGG19 weights cannot be found, downloaded or loaded."""

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor
 
-from nst.errors import ImageError
+from nst.errors import ImageError, OutputError
 
 DEFAULT_MAX_PIXELS = 200_000_000  # 200 MP: above any camera, below a decompression bomb
 MIN_SIDE = 16  # four poolings deep (relu5_x) still leaves one pixel
@@ -113,20 +113,26 @@ def _umask() -> int:
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Write ``image`` as PNG atomically (temp file + rename), with ``metadata`` as text chunks."""
+    """Write ``image`` as PNG atomically (temp file + rename), with ``metadata`` as text chunks.
+    A failed write (disk full, no permission) leaves no partial file and raises ``OutputError``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pil = Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), mode="RGB")
     info = PngImagePlugin.PngInfo()
     for key, value in (metadata or {}).items():
         info.add_text(key, value if isinstance(value, str) else json.dumps(value, default=str))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png.tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png.tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             pil.save(f, format="PNG", pnginfo=info)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path} ({e.strerror or e}); the images written before it are "
+                              "kept. Fix: free disk space, or --output_dir on another disk") from None
         raise
     return path

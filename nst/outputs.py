@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from nst.errors import OutputError
 from nst.inputs import Pair
 
 
@@ -27,6 +29,19 @@ def run_dir(trainer) -> Path:
 def pair_dir(trainer, pair: Pair) -> Path:
     """The folder of ``pair``'s images."""
     return run_dir(trainer) / pair.folder
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file atomically (temp file + rename); a failure leaves no partial
+    file and raises ``OutputError``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({e.strerror or e}). Fix: free disk space, or --output_dir "
+                          "on another disk") from None
 
 
 def config_metadata(trainer) -> dict[str, str]:
