@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             raise
         message = " ".join(str(e).split())  # Lightning's messages can span lines
+        if "Fix:" not in message:  # Lightning's own checks say the problem, not the remedy
+            message = f"{message.rstrip('.')}. Fix: change that value (python train.py --help lists them)"
         print(f"error: {message}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. a checkpoint on a full disk (images say it themselves)

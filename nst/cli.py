@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -126,8 +127,17 @@ class NSTCLI(LightningCLI):
             super()._set_seed()
 
     def instantiate_classes(self) -> None:
-        if self.instantiate:
+        """Build model, data module and trainer; what their constructors refuse (an accelerator
+        name, a missing TPU library, ...) becomes one line."""
+        if not self.instantiate:
+            return
+        try:
             super().instantiate_classes()
+        except NSTError:
+            raise
+        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
+            problem = " ".join(str(e).split()).rstrip(".")
+            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
     def fit(self) -> None:
         try:

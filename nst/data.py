@@ -10,7 +10,7 @@ from typing import Literal, Optional, Union
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, IterableDataset
 
-from nst.config_types import ClosedUnitInterval, Pixels, PositiveFloat
+from nst.config_types import ClosedUnitInterval, Pixels, PositiveFloat, Seed
 from nst.images import DEFAULT_MAX_PIXELS
 from nst.inputs import (
     InputOptions,
@@ -71,7 +71,7 @@ class StylePairDataModule(LightningDataModule):
         style_masks: Optional[list[str]] = None,
         init: str = "content",
         init_noise_ratio: ClosedUnitInterval = 0.6,
-        seed: int = 0,
+        seed: Seed = 0,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
     ):
         super().__init__()

@@ -1,11 +1,14 @@
 """The command line (nst.cli, train.py): bad input gets one line `error: ... Fix: ...` and exit
 code 2; typed choices, aliases, config files and their relative paths."""
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import train
@@ -181,3 +184,65 @@ def test_loss_options_from_the_command_line(tmp_path):
     cli = run(tiny_args(tmp_path, "--model.style_loss_options", "{normalization: coursera}", steps=2))
     (layer_losses,) = cli.model.pairs[0].objective.style.losses  # one style image
     assert all(m.normalization == "coursera" for m in layer_losses.losses.values())
+
+
+BAD_VALUES = {  # keys a user sets, with wrong, out-of-range and a few valid values
+    "model.style_weight": ["-1", "nan", "inf", "abc", "[1]", "1e400", "0", "1e3"],
+    "model.content_weight": ["-0.5", "nan", "x", "1"],
+    "model.tv_weight": ["-1", "inf", "{a: 1}", "10"],
+    "model.lr": ["-1", "0", "nan", "abc", "1e-3"],
+    "model.optimizer": ["sgd", "", "ADAM", "1", "lbfgs"],
+    "model.pooling": ["min", "", "avg"],
+    "model.tv_p": ["0", "3", "-1", "x", "1"],
+    "model.lbfgs_max_iter": ["0", "-5", "1.5", "x"],
+    "model.style_layers": ["[]", "[relu9_1]", "relu1_1", "{relu1_1: -1}", "[[relu1_1]]", "{relu1_1: x}",
+                           "[relu1_1, relu1_1]", "[relu1_1, [relu2_1, 1]]"],
+    "model.content_layers": ["[]", "[conv9_9]", "{relu4_2: nan}", "pool5"],
+    "model.style_loss": ["fancy", "", "mrf", "mean_std"],
+    "model.content_loss": ["l1", "cosine"],
+    "model.style_loss_options": ["{normalization: x}", "{bogus: 1}", "[1]", "x", "{projections: -1}",
+                                 "{eps: x}"],
+    "model.strength_reference_size": ["0", "-1", "x", "10", "48"],
+    "model.weights": ["vgg16", "/no/such/file.pth", "", "README.md"],
+    "data.size": ["0", "-1", "15", "100000", "x", "1.5"],
+    "data.style_size": ["0", "x", "100000", "16"],
+    "data.style_scale": ["0", "-1", "x", "1e9", "0.5"],
+    "data.style_blend_weights": ["[1, 2]", "[-1]", "[nan]", "x", "[0]"],
+    "data.preserve_color": ["sepia", "", "luminance"],
+    "data.init": ["zeros", "/no/img.png", "noise", "README.md"],
+    "data.init_noise_ratio": ["2", "-1", "x", "0.5"],
+    "data.seed": ["x", "-1", "1.5", "99999999999999999999"],
+    "data.max_input_pixels": ["0", "-1", "x", "10"],
+    "data.content_masks": ["[/no/mask.png]", "x", "[]"],
+    "data.style_masks": ["[/no/mask.png]"],
+    "data.pairs": ["/no/pairs.csv", "README.md"],
+    "trainer.max_steps": ["0", "-5", "x", "1.5"],
+    "trainer.precision": ["64", "x", "8-mixed"],
+    "trainer.accelerator": ["tpu", "x", "cuda"],
+    "image_saver.every_n_steps": ["0", "-1", "x"],
+    "eval_metrics.every_n_steps": ["0", "-3", "x"],
+    "run_guard.on_nan": ["retry", ""],
+    "run_guard.check_every_n_steps": ["0", "x"],
+    "run_guard.max_restores": ["-1", "x"],
+    "checkpoint.every_n_train_steps": ["-2", "x"],
+    "scales": ["[64, 32]", "[0]", "x", "[]", "[8, 16]"],
+    "steps_per_scale": ["[0]", "x", "[1, 2, 3]"],
+}
+FUZZ_EXAMPLES = int(os.environ.get("NST_FUZZ_EXAMPLES", "40"))
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(sorted(BAD_VALUES)), min_size=1, max_size=3, unique=True).flatmap(
+    lambda keys: st.tuples(*(st.tuples(st.just(k), st.sampled_from(BAD_VALUES[k])) for k in keys))))
+def test_fuzzed_command_lines_run_or_say_one_line(tmp_path, capsys, settings_):
+    """Random combinations of keys with wrong, out-of-range or valid values: a run, or exit 2
+    with one line `error: ... Fix: ...`; never a traceback."""
+    args = [arg for key, value in settings_ for arg in (f"--{key}", value)]
+    code = train.main(tiny_args(tmp_path, *args, steps=1))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, (args, err[-2000:])
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(lines) == 1 and "Fix:" in lines[0], (args, err[-2000:])
+    else:
+        assert code == 0, (args, err[-2000:])
