@@ -62,7 +62,9 @@ class RunGuard(Callback):
         finite = self.finite(pl_module)
         if loss is not None:
             finite = finite & torch.isfinite(loss.detach())
-        if bool(finite):  # the one host sync of the check
+        # the one host sync of the check; under DDP every device takes the same decision, so a
+        # NaN on one stops (or restores) all of them instead of leaving the others waiting
+        if trainer.strategy.reduce_boolean_decision(bool(finite), all=True):
             self.good, self.good_step = self.snapshot(pl_module), step
             return
         path = self._save_last_good(trainer, pl_module)
@@ -95,6 +97,11 @@ class RunGuard(Callback):
         if isinstance(exception, NSTError) or not len(getattr(pl_module, "images", ())):
             return  # a configuration or NaN error: nothing worth resuming was made
         if not bool(self.finite(pl_module)):
+            return
+        if trainer.world_size > 1:  # saving gathers every device's images: not from one device alone
+            if trainer.global_rank == 0:
+                print(f"nst: stopped at step {trainer.global_step} ({type(exception).__name__}); resume from the "
+                      "last periodic checkpoint with --ckpt_path last", file=sys.stderr)
             return
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else run_dir(trainer) / "checkpoints"

@@ -52,3 +52,36 @@ def check_checkpoint(path: Path) -> None:
         if isinstance(checkpoint, dict) else ["a dictionary"]
     if missing:
         raise ConfigError(f"{path} is not a Lightning checkpoint (no {', '.join(missing)}). {fix}")
+
+
+def gather_devices(checkpoint: dict, images, names: list[str], optimizer) -> None:
+    """Under DDP, put every device's images, pair names and optimiser state into the checkpoint
+    (Lightning saves device 0's only), so that a multi-device run can be resumed. A collective:
+    every device calls it (Lightning dumps the checkpoint on every device, writes it on one)."""
+    import torch.distributed as dist
+    from lightning_utilities.core.apply_func import apply_to_collection
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    mine = {"pairs": names, "images": [image.detach().cpu() for image in images],
+            "optimizer": apply_to_collection(optimizer.state_dict(), torch.Tensor, lambda t: t.cpu())}
+    devices: list = [None] * dist.get_world_size()
+    dist.all_gather_object(devices, mine)
+    checkpoint["nst_devices"] = devices
+
+
+def this_devices_share(checkpoint: dict, rank: int, world_size: int, names: list[str]) -> None:
+    """Swap the checkpoint's images and optimiser state for this device's own (a checkpoint
+    of a multi-device run holds every device's); refuse a checkpoint that does not fit."""
+    devices = checkpoint.get("nst_devices")
+    saved = devices[rank]["pairs"] if devices and rank < len(devices) else checkpoint.get("nst_pairs")
+    if devices is not None and len(devices) != world_size:
+        raise ConfigError(f"the checkpoint was written by a run on {len(devices)} devices; this one has "
+                          f"{world_size}. Fix: resume with --trainer.devices {len(devices)}")
+    if names and saved is not None and saved != names:
+        raise ConfigError(
+            f"the checkpoint holds the images of {', '.join(saved[:3])}...; this device makes "
+            f"{', '.join(names[:3])}.... Fix: resume with the same pairs and the same number of devices")
+    if devices is not None:
+        checkpoint["state_dict"].update({f"images.{g}": t for g, t in enumerate(devices[rank]["images"])})
+        checkpoint["optimizer_states"] = [devices[rank]["optimizer"]]

@@ -10,6 +10,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 
+from nst.checkpoints import gather_devices, this_devices_share
 from nst.config_types import Optimizer, Pooling, PositiveFloat, PositiveInt, Weight
 from nst.errors import ConfigError
 from nst.features import VGGFeatures
@@ -188,19 +189,18 @@ class NeuralStyleTransfer(LightningModule):
                 for row, pair in enumerate(batch)]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file)."""
+        """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file);
+        under DDP, keep every device's images and optimiser state (``nst.checkpoints``)."""
         state = checkpoint["state_dict"]
         for key in [k for k in state if k.startswith(("vgg.", "ddp_anchor"))]:
             del state[key]
         checkpoint["nst_pairs"] = [pair.name for pair in self.pairs]
+        gather_devices(checkpoint, self.images, checkpoint["nst_pairs"], self.trainer.optimizers[0])
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state, saved, names = checkpoint["state_dict"], checkpoint.get("nst_pairs"), [p.name for p in self.pairs]
-        if names and saved is not None and saved != names:
-            raise ConfigError(
-                f"the checkpoint holds the images of {len(saved)} pair(s) ({', '.join(saved[:3])}...), "
-                f"this device makes {', '.join(names[:3])}...: a checkpoint holds one device's "
-                "images. Fix: resume with the same pairs on one device (--trainer.devices 1)")
+        state = checkpoint["state_dict"]
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self._trainer else (0, 1)
+        this_devices_share(checkpoint, rank, world, [p.name for p in self.pairs])
         if self.vgg is not None:
             state.update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
         if hasattr(self, "ddp_anchor"):

@@ -76,7 +76,7 @@ def test_pixel_limit_can_be_raised(tmp_path, capsys):
         (["--data.init_noise_ratio", "2"], "valid: a number >= 0 and <= 1"),
         (["--data.style_scale", "0"], "data.style_scale"),
         (["--image_saver.every_n_steps", "-1"], "image_saver.every_n_steps: '-1' is not valid"),
-        (["--eval_metrics.every_n_steps", "0"], "eval_metrics.every_n_steps"),
+        (["--eval_metrics.every_n_steps", "-5"], "eval_metrics.every_n_steps: '-5' is not valid"),
         (["--run_guard.on_nan", "retry"], "valid: one of stop, restore_and_halve_lr"),
         (["--run_guard.check_every_n_steps", "0"], "run_guard.check_every_n_steps"),
         (["--model.style_loss_options", "{normalization: x}"], "valid: gatys, coursera, none"),

@@ -103,6 +103,54 @@ def test_ddp_on_two_cpu_processes_makes_each_pair_once_as_one_process_does(tmp_p
         assert (pixels(two / name / "final.png") != pixels(two / name / "step_00000.png")).any()
 
 
+def ddp_run(tmp_path, name: str, styles, *extra: str, steps: int = 4) -> subprocess.CompletedProcess:
+    """train.py with 2 CPU processes (DDP) on 4 pairs."""
+    args = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
+            *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=steps),
+            "--trainer.devices", "2", "--trainer.strategy", "ddp", "--run_name", name, *extra]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.run([sys.executable, str(PROJECT / "train.py"), *args], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_nan_on_one_device_stops_every_device_with_one_line(tmp_path, styles):
+    config = tmp_path / "nan_on_rank_1.yaml"
+    config.write_text("trainer:\n  callbacks:\n    - class_path: tests.helpers.NaNOnRank\n"
+                      "      init_args: {rank: 1, at_step: 2}\n")
+    done = ddp_run(tmp_path, "nan", styles, "--config", str(config), "--run_guard.check_every_n_steps", "1",
+                   "--image_saver.every_n_steps", "1", steps=8)
+    assert done.returncode == 2, done.stderr[-3000:]  # not a hang: every device stopped
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors and all("NaN/Inf at step 2" in line for line in errors), done.stderr[-3000:]
+    run_dir = tmp_path / "outputs" / "nan" / "version_0"
+    for name in ("building__fruits", "building__starry_night", "home__fruits", "home__starry_night"):
+        assert (run_dir / name / "step_00001.png").is_file() and (run_dir / name / "last_good.png").is_file()
+        assert not (run_dir / name / "step_00003.png").exists()
+
+
+def test_a_multi_device_run_resumes_to_the_same_pictures(tmp_path, styles):
+    """2 processes: 6 steps straight, or 3 steps, stop, --ckpt_path last, 3 more: the same
+    finals (each device's images and Adam moments are in the checkpoint)."""
+    straight = ddp_run(tmp_path, "straight", styles, steps=6)
+    first = ddp_run(tmp_path, "resumed", styles, "--checkpoint.every_n_train_steps", "3", steps=3)
+    a, b = (tmp_path / "outputs" / n / "version_0" for n in ("straight", "resumed"))
+    ckpt = torch.load(b / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 3 and [len(d["pairs"]) for d in ckpt["nst_devices"]] == [2, 2]
+    resumed = ddp_run(tmp_path, "resumed", styles, "--ckpt_path", "last", steps=6)
+    for done in (straight, first, resumed):
+        assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("building__fruits", "building__starry_night", "home__fruits", "home__starry_night"):
+        diff = np.abs(pixels(a / name / "final.png") - pixels(b / name / "final.png"))
+        assert diff.max() <= 1 and diff.mean() <= 255e-3, (name, diff.max(), diff.mean())
+    one_device = subprocess.run([sys.executable, str(PROJECT / "train.py"), "--data.content", str(ASSETS / "[bh]*.jpg"),
+                                 "--data.style", str(styles), *tiny_overrides(tmp_path, steps=8),
+                                 "--run_name", "resumed", "--ckpt_path", "last"],
+                                cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
+                                capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and one_device.returncode == 2
+    assert "written by a run on 2 devices" in one_device.stderr and "--trainer.devices 2" in one_device.stderr
+
+
 def test_lbfgs_converges_like_a_plain_loop(tmp_path):
     """Lightning's closure must zero the gradients: compare against a hand-written L-BFGS loop."""
     args = tiny_args(tmp_path, "--model.optimizer", "lbfgs", "--model.lbfgs_max_iter", "5",

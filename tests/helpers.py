@@ -1,0 +1,17 @@
+"""Callbacks that tests put into runs in other processes (``--config`` with a class_path)."""
+
+import torch
+from lightning.pytorch import Callback
+
+
+class NaNOnRank(Callback):
+    """Turns device ``rank``'s images into NaN after step ``at_step``: a NaN on one device only."""
+
+    def __init__(self, rank: int = 1, at_step: int = 2):
+        self.rank, self.at_step = rank, at_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_rank == self.rank and trainer.global_step == self.at_step:
+            with torch.no_grad():
+                for image in pl_module.images:
+                    image.fill_(float("nan"))
