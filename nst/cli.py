@@ -80,7 +80,7 @@ class NSTCLI(LightningCLI):
                 "checkpoint.every_n_train_steps": 100,
             }
         )
-        parser.link_arguments("data.seed", "seed_everything")
+        parser.link_arguments("data.seed", "seed_everything", compute_fn=int)  # a plain int: it is dumped
         parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
         parser.add_argument(
             "--run_name", type=str | None, default=None,

@@ -211,7 +211,7 @@ BAD_VALUES = {  # keys a user sets, with wrong, out-of-range and a few valid val
     "data.preserve_color": ["sepia", "", "luminance"],
     "data.init": ["zeros", "/no/img.png", "noise", "README.md"],
     "data.init_noise_ratio": ["2", "-1", "x", "0.5"],
-    "data.seed": ["x", "-1", "1.5", "99999999999999999999"],
+    "data.seed": ["x", "-1", "1.5", "99999999999999999999", "7"],
     "data.max_input_pixels": ["0", "-1", "x", "10"],
     "data.content_masks": ["[/no/mask.png]", "x", "[]"],
     "data.style_masks": ["[/no/mask.png]"],

@@ -78,29 +78,6 @@ def test_batch_refuses_what_couples_or_does_not_fit_pairs(tmp_path, capsys, styl
     assert message in capsys.readouterr().err
 
 
-def test_ddp_on_two_cpu_processes_makes_each_pair_once_as_one_process_does(tmp_path, styles):
-    """--trainer.devices 2 --trainer.strategy ddp: ranks take every other pair; every output
-    appears once and equals the single-process result (images are never averaged).
-
-    Equal within one grey level (max 1/255, mean 1e-3): with one thread per process oneDNN sums
-    in another order than with two threads in one process, which on CPUs without AVX-512 moves
-    a few pixels by one level after a few steps (issue 14). A wrong pair, or an image averaged or
-    broadcast across ranks, differs by tens of levels."""
-    common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
-              *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    for name, extra in (("one", []), ("two", ["--trainer.devices", "2", "--trainer.strategy", "ddp"])):
-        done = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", name, *extra],
-                              cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    one, two = (tmp_path / "outputs" / n / "version_0" for n in ("one", "two"))
-    names = sorted(p.parent.name for p in two.glob("*/final.png"))
-    assert names == ["building__fruits", "building__starry_night", "home__fruits", "home__starry_night"]
-    assert not list(tmp_path.glob("outputs/two/version_1"))  # both ranks wrote into one run folder
-    for name in names:
-        diff = np.abs(pixels(one / name / "final.png") - pixels(two / name / "final.png"))
-        assert diff.max() <= 1 and diff.mean() <= 255e-3, (name, diff.max(), diff.mean())
-        assert (pixels(two / name / "final.png") != pixels(two / name / "step_00000.png")).any()
 
 
 def ddp_run(tmp_path, name: str, styles, *extra: str, steps: int = 4) -> subprocess.CompletedProcess:
@@ -111,6 +88,43 @@ def ddp_run(tmp_path, name: str, styles, *extra: str, steps: int = 4) -> subproc
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.run([sys.executable, str(PROJECT / "train.py"), *args], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def test_ddp_makes_each_pair_once_as_one_process_does_and_resumes(tmp_path, styles):
+    """--trainer.devices 2 --trainer.strategy ddp: ranks take every other pair; every output
+    appears once and equals the single-process result (images are never averaged); 2 steps,
+    stop, --ckpt_path last, 2 more give the same pictures as 4 straight (each device's images
+    and Adam moments are in the checkpoint).
+
+    Equal within one grey level (max 1/255, mean 1e-3): with one thread per process oneDNN sums
+    in another order than with two threads in one process, which on CPUs without AVX-512 moves
+    a few pixels by one level after a few steps (issue 14). A wrong pair, an image averaged or
+    broadcast across ranks, or a resume without its own moments differs by tens of levels."""
+    common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
+              *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    one = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", "one"],
+                         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    two = ddp_run(tmp_path, "two", styles, steps=4)
+    part = ddp_run(tmp_path, "resumed", styles, "--checkpoint.every_n_train_steps", "2", steps=2)
+    ckpt = torch.load(tmp_path / "outputs" / "resumed" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 2 and [len(d["pairs"]) for d in ckpt["nst_devices"]] == [2, 2]
+    resumed = ddp_run(tmp_path, "resumed", styles, "--ckpt_path", "last", steps=4)
+    for done in (one, two, part, resumed):
+        assert done.returncode == 0, done.stderr[-3000:]
+    folders = {n: tmp_path / "outputs" / n / "version_0" for n in ("one", "two", "resumed")}
+    names = sorted(p.parent.name for p in folders["two"].glob("*/final.png"))
+    assert names == ["building__fruits", "building__starry_night", "home__fruits", "home__starry_night"]
+    assert not list(tmp_path.glob("outputs/two/version_1"))  # both ranks wrote into one run folder
+    for name in names:
+        for a, b in (("one", "two"), ("two", "resumed")):
+            diff = np.abs(pixels(folders[a] / name / "final.png") - pixels(folders[b] / name / "final.png"))
+            assert diff.max() <= 1 and diff.mean() <= 255e-3, (name, a, b, diff.max(), diff.mean())
+        assert (pixels(folders["two"] / name / "final.png") != pixels(folders["two"] / name / "step_00000.png")).any()
+    one_device = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", "resumed",
+                                 "--ckpt_path", "last"], cwd=PROJECT, env=env, capture_output=True, text=True,
+                                timeout=300)
+    assert one_device.returncode == 2 and "written by a run on 2 devices" in one_device.stderr
 
 
 def test_a_nan_on_one_device_stops_every_device_with_one_line(tmp_path, styles):
@@ -128,27 +142,6 @@ def test_a_nan_on_one_device_stops_every_device_with_one_line(tmp_path, styles):
         assert not (run_dir / name / "step_00003.png").exists()
 
 
-def test_a_multi_device_run_resumes_to_the_same_pictures(tmp_path, styles):
-    """2 processes: 6 steps straight, or 3 steps, stop, --ckpt_path last, 3 more: the same
-    finals (each device's images and Adam moments are in the checkpoint)."""
-    straight = ddp_run(tmp_path, "straight", styles, steps=6)
-    first = ddp_run(tmp_path, "resumed", styles, "--checkpoint.every_n_train_steps", "3", steps=3)
-    a, b = (tmp_path / "outputs" / n / "version_0" for n in ("straight", "resumed"))
-    ckpt = torch.load(b / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 3 and [len(d["pairs"]) for d in ckpt["nst_devices"]] == [2, 2]
-    resumed = ddp_run(tmp_path, "resumed", styles, "--ckpt_path", "last", steps=6)
-    for done in (straight, first, resumed):
-        assert done.returncode == 0, done.stderr[-3000:]
-    for name in ("building__fruits", "building__starry_night", "home__fruits", "home__starry_night"):
-        diff = np.abs(pixels(a / name / "final.png") - pixels(b / name / "final.png"))
-        assert diff.max() <= 1 and diff.mean() <= 255e-3, (name, diff.max(), diff.mean())
-    one_device = subprocess.run([sys.executable, str(PROJECT / "train.py"), "--data.content", str(ASSETS / "[bh]*.jpg"),
-                                 "--data.style", str(styles), *tiny_overrides(tmp_path, steps=8),
-                                 "--run_name", "resumed", "--ckpt_path", "last"],
-                                cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
-                                capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and one_device.returncode == 2
-    assert "written by a run on 2 devices" in one_device.stderr and "--trainer.devices 2" in one_device.stderr
 
 
 def test_lbfgs_converges_like_a_plain_loop(tmp_path):
