@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PROJECT_DIR / "configs"
 OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing")
 SHORT_FORMS = {"--content": "--data.content", "--style": "--data.style"}
 
 
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         if "Fix:" not in message:  # Lightning's own checks say the problem, not the remedy
             message = f"{message.rstrip('.')}. Fix: change that value (python train.py --help lists them)"
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # under DDP: another device stopped, and its connection with it
+        if verbose or not any(s in str(e) for s in PEER_GONE):
+            raise
+        print("error: another device of this multi-device run stopped (its own error is above); this one "
+              "stopped too, keeping its images. Fix: the other device's error", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. a checkpoint on a full disk (images say it themselves)
         if verbose or e.errno not in OUTPUT_ERRNOS:

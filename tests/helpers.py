@@ -15,3 +15,18 @@ class NaNOnRank(Callback):
             with torch.no_grad():
                 for image in pl_module.images:
                     image.fill_(float("nan"))
+
+
+class FailOnRank(Callback):
+    """Raises the one-line error of a full disk on device ``rank`` after step ``at_step``: an
+    error on one device only."""
+
+    def __init__(self, rank: int = 1, at_step: int = 2):
+        self.rank, self.at_step = rank, at_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_rank == self.rank and trainer.global_step == self.at_step:
+            from nst.errors import OutputError
+
+            raise OutputError(f"cannot write an image on device {self.rank} (No space left on device). "
+                              "Fix: free disk space")

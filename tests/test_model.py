@@ -142,6 +142,21 @@ def test_a_nan_on_one_device_stops_every_device_with_one_line(tmp_path, styles):
         assert not (run_dir / name / "step_00003.png").exists()
 
 
+def test_an_error_on_one_device_stops_every_device_with_one_line_each(tmp_path, styles):
+    """Device 1 stops with its one-line error (a full disk there); device 0 loses its peer and
+    says so in one line instead of gloo's traceback; both keep their images."""
+    config = tmp_path / "fail_on_rank_1.yaml"
+    config.write_text("trainer:\n  callbacks:\n    - class_path: tests.helpers.FailOnRank\n"
+                      "      init_args: {rank: 1, at_step: 2}\n")
+    done = ddp_run(tmp_path, "fail", styles, "--config", str(config), steps=8)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert any("No space left on device" in line for line in errors), done.stderr[-3000:]
+    assert any("another device of this multi-device run stopped" in line for line in errors), done.stderr[-3000:]
+    kept = sorted(p.parent.name for p in (tmp_path / "outputs" / "fail" / "version_0").glob("*/interrupted.png"))
+    assert kept == ["building__fruits", "building__starry_night", "home__fruits", "home__starry_night"]
+
+
 
 
 def test_lbfgs_converges_like_a_plain_loop(tmp_path):
