@@ -104,10 +104,9 @@ class NSTCLI(LightningCLI):
         resolve_config_paths(config)
         ensure_writable(Path(config.output_dir))
         name = self.run_name = config.run_name or default_run_name(config)
-        ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
-        config.ckpt_path = ckpt_path
-        if not self.instantiate:
+        if not self.instantiate:  # planning needs the names, not the checkpoint (loaded once, below)
             return
+        config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
         precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
         if why:
             print(why)

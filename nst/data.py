@@ -16,8 +16,7 @@ from nst.inputs import (
     InputOptions,
     Pair,
     PreserveColor,
-    blend_weights,
-    check_masks,
+    check_inputs,
     make_pairs,
 )
 from nst.memory import resolve_auto_size
@@ -77,11 +76,9 @@ class StylePairDataModule(LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.specs = collect_pairs(content, style, pairs)
-        for spec in self.specs:
-            blend_weights(spec.styles, style_blend_weights)
         given = {f.name: self.hparams[f.name] for f in fields(InputOptions)}
         self.options = InputOptions(**{**given, "size": 400 if size == "auto" else size})
-        check_masks(len(self.specs[0].styles), self.options)
+        check_inputs(self.specs, self.options)
         self.pairs: list[Pair] | None = None
 
     def setup(self, stage: str) -> None:

@@ -117,11 +117,19 @@ def blend_weights(styles: Sequence[str], weights: Optional[Sequence[float]]) -> 
     return {i: w / total for i, w in enumerate(weights) if w > 0}
 
 
-def check_masks(styles: int, options: InputOptions) -> None:
+def check_inputs(specs: Sequence[PairSpec], options: InputOptions) -> None:
+    """What can be refused before any image is loaded: blend weights and masks that do not fit
+    the pairs (the data module asks at once, so no run folder is made for them)."""
+    for spec in specs:
+        blend_weights(spec.styles, options.style_blend_weights)
     if options.content_masks is None:
         if options.style_masks is not None:
             raise ConfigError("style_masks need content_masks (which region gets each style)")
         return
+    if len(specs) > 1:
+        raise ConfigError(f"{len(specs)} pairs with content_masks: masks belong to one "
+                          "photo. Fix: run one pair at a time with masks")
+    styles = len(specs[0].styles)
     for name, masks in (("content_masks", options.content_masks), ("style_masks", options.style_masks)):
         if masks is not None and len(masks) != styles:
             raise ConfigError(f"{name} has {len(masks)} masks for {styles} style images; give one each")
@@ -195,10 +203,7 @@ def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "
 
 def make_pairs(specs: Sequence[PairSpec], ids: Sequence[int], options: InputOptions) -> list[Pair]:
     """The pairs ``specs[i]`` for ``i`` in ``ids`` (one device's share)."""
-    check_masks(len(specs[0].styles), options)
-    if len(specs) > 1 and options.content_masks:
-        raise ConfigError(f"{len(specs)} pairs with content_masks: masks belong to one "
-                          "photo. Fix: run one pair at a time with masks")
+    check_inputs(specs, options)
     return [make_pair(specs[i], i, options, specs[i].name if len(specs) > 1 else "") for i in ids]
 
 

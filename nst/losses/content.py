@@ -41,7 +41,7 @@ class ContentLoss(nn.Module):
 
 @register_content_loss("cosine", 1.7e6)
 class CosineContentLoss(nn.Module):
-    """1 - cosine similarity of the feature vector at each pixel: mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
+    """Mean over pixels of 1 - cos(F_p, P_p): the direction of each pixel's C-dim feature
     vector must match the photo's, whatever its length (no Gram matrix, no magnitude)."""
 
     def __init__(self, target: torch.Tensor, eps: float = 1e-8):

@@ -11,6 +11,8 @@ from nst.losses.common import flatten, full_precision
 from nst.losses.guides import guided_flatten, register_guides
 from nst.losses.registry import register_style_loss
 
+GramNormalization = Literal["gatys", "coursera", "none"]
+
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """B x C x H x W features -> B x C x C Gram matrices F F^T / (C H W), in float32 or more.
@@ -61,7 +63,7 @@ class GramLoss(nn.Module):
     def __init__(
         self,
         target_features: torch.Tensor,
-        normalization: Literal["gatys", "coursera", "none"] = "gatys",
+        normalization: GramNormalization = "gatys",
         target_guide: Optional[torch.Tensor] = None,
         input_guide: Optional[torch.Tensor] = None,
     ):

@@ -25,14 +25,26 @@ def guided_flatten(features: torch.Tensor, guide: torch.Tensor) -> tuple[torch.T
     return flatten(features) * m, m.pow(2).sum().clamp(min=1e-8)
 
 
+def guided_centred(features: torch.Tensor, guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(features minus their guided mean, times m, as B x C x N; the mean, B x C; sum of m^2):
+    what the guided moments are made of."""
+    m = resize_guide(guide, features).reshape(1, 1, -1)
+    mass = m.pow(2).sum().clamp(min=1e-8)
+    f = flatten(features)
+    mean = (f * m.pow(2)).sum(-1, keepdim=True) / mass
+    return (f - mean) * m, mean.squeeze(-1), mass
+
+
+def guided_mean_var(features: torch.Tensor, guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel mean and variance (B x C each) over pixels weighted by m^2."""
+    centred, mean, mass = guided_centred(features, guide)
+    return mean, centred.pow(2).sum(-1) / mass
+
+
 def guided_mean_cov(features: torch.Tensor, guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Channel mean (B x C) and covariance (B x C x C) over pixels weighted by m^2."""
-    weights = resize_guide(guide, features).reshape(1, 1, -1).pow(2)
-    mass = weights.sum().clamp(min=1e-8)
-    f = flatten(features)
-    mean = (f * weights).sum(-1, keepdim=True) / mass
-    centred = (f - mean) * weights.sqrt()
-    return mean.squeeze(-1), centred @ centred.transpose(1, 2) / mass
+    centred, mean, mass = guided_centred(features, guide)
+    return mean, centred @ centred.transpose(1, 2) / mass
 
 
 def register_guides(module: torch.nn.Module, input_guide: Optional[torch.Tensor]) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
 from nst.errors import ConfigError
 from nst.losses.common import flatten, full_precision, sorted_matching_loss
-from nst.losses.gram import GramLoss
+from nst.losses.gram import GramLoss, GramNormalization
 from nst.losses.registry import register_style_loss
 from nst.seeds import derive_seed
 
@@ -77,7 +75,7 @@ class HistogramLoss(nn.Module):
         self,
         target_features: torch.Tensor,
         histogram_weight: float = 1e6,
-        normalization: Literal["gatys", "coursera", "none"] = "gatys",
+        normalization: GramNormalization = "gatys",
     ):
         super().__init__()
         self.histogram_weight = histogram_weight

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nst.losses.common import flatten, full_precision, sqrtm_psd
-from nst.losses.guides import guided_mean_cov, register_guides
+from nst.losses.guides import guided_mean_cov, guided_mean_var, register_guides
 from nst.losses.registry import register_style_loss
 
 
@@ -18,8 +18,8 @@ def mean_std(
     """Per-channel mean and standard deviation over pixels: B x C each (AdaIN's statistics),
     over the guided region when a guide is given."""
     if guide is not None:
-        mean, cov = guided_mean_cov(features, guide)
-        return mean, (cov.diagonal(dim1=-2, dim2=-1) + eps).sqrt()
+        mean, var = guided_mean_var(features, guide)
+        return mean, (var + eps).sqrt()
     f = flatten(features)
     mean = f.mean(dim=-1)
     std = (f.var(dim=-1, unbiased=False) + eps).sqrt()
