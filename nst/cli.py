@@ -141,6 +141,10 @@ class NSTCLI(LightningCLI):
     def fit(self) -> None:
         try:
             self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                # leave DDP now, not in an exit handler beside other threads (a run that had
+                # finished was seen to abort there once: "terminate called without an active exception")
+                torch.distributed.destroy_process_group()
         except torch.OutOfMemoryError as e:
             size = self.datamodule.options.size
             raise OutOfMemory(
