@@ -15,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from nst.config_types import PositiveInt
 from nst.errors import NSTError
-from nst.images import save_image
+from nst.images import resize, save_image
 from nst.outputs import config_metadata, pair_dir, run_dir
 
 OnNaN = Literal["stop", "restore_and_halve_lr"]
@@ -73,8 +73,8 @@ class RunGuard(Callback):
         if self.on_nan == "restore_and_halve_lr" and self.restores < self.max_restores:
             self.restores += 1
             with torch.no_grad():
-                for image, good in zip(pl_module.images, self.good):
-                    image.copy_(good)
+                for image, good in zip(pl_module.images, self.good):  # a stage earlier: smaller
+                    image.copy_(resize(good, image.shape[-2:]))
             optimizer.state.clear()  # moments may hold NaN
             for group in optimizer.param_groups:
                 group["lr"] = group["lr"] / 2

@@ -54,8 +54,9 @@ def check_checkpoint(path: Path) -> None:
         raise ConfigError(f"{path} is not a Lightning checkpoint (no {', '.join(missing)}). {fix}")
 
 
-def gather_devices(checkpoint: dict, images, names: list[str], optimizer) -> None:
-    """Under DDP, put every device's images, pair names and optimiser state into the checkpoint
+def gather_devices(checkpoint: dict, images, names: list[str], optimizer, averages: list[dict]) -> None:
+    """Under DDP, put every device's images, pair names, optimiser state and moving averages
+    into the checkpoint
     (Lightning saves device 0's only), so that a multi-device run can be resumed. A collective:
     every device calls it (Lightning dumps the checkpoint on every device, writes it on one)."""
     import torch.distributed as dist
@@ -64,7 +65,8 @@ def gather_devices(checkpoint: dict, images, names: list[str], optimizer) -> Non
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return
     mine = {"pairs": names, "images": [image.detach().cpu() for image in images],
-            "optimizer": apply_to_collection(optimizer.state_dict(), torch.Tensor, lambda t: t.cpu())}
+            "optimizer": apply_to_collection(optimizer.state_dict(), torch.Tensor, lambda t: t.cpu()),
+            "averages": apply_to_collection(averages, torch.Tensor, lambda t: t.cpu())}
     devices: list = [None] * dist.get_world_size()
     dist.all_gather_object(devices, mine)
     checkpoint["nst_devices"] = devices
@@ -85,3 +87,40 @@ def this_devices_share(checkpoint: dict, rank: int, world_size: int, names: list
     if devices is not None:
         checkpoint["state_dict"].update({f"images.{g}": t for g, t in enumerate(devices[rank]["images"])})
         checkpoint["optimizer_states"] = [devices[rank]["optimizer"]]
+        checkpoint["nst_averages"] = devices[rank].get("averages", [])
+
+
+def shape_images_like(images, state: dict) -> None:
+    """Give the image parameters the checkpoint's shapes (a coarse stage's images are smaller
+    than the run's size), so that its state can be loaded into them."""
+    for g, image in enumerate(images):
+        saved = state.get(f"images.{g}")
+        if saved is not None and saved.shape != image.shape:
+            image.data = torch.empty_like(saved, device=image.device)
+
+
+class ImageCheckpoints:
+    """The LightningModule's checkpoint hooks: what of the model a checkpoint keeps (images,
+    optimiser state and moving averages of every device, pair names; not the frozen VGG19)."""
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file);
+        under DDP, keep every device's images and optimiser state (``nst.checkpoints``)."""
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(("vgg.", "ddp_anchor"))]:
+            del state[key]
+        checkpoint["nst_pairs"] = [pair.name for pair in self.pairs]
+        checkpoint["nst_averages"] = [average.state_dict() for average in self.averages]
+        gather_devices(checkpoint, self.images, checkpoint["nst_pairs"], self.trainer.optimizers[0],
+                       checkpoint["nst_averages"])
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self._trainer else (0, 1)
+        this_devices_share(checkpoint, rank, world, [p.name for p in self.pairs])
+        shape_images_like(self.images, state)
+        self.restored_averages = checkpoint.get("nst_averages")
+        if self.vgg is not None:
+            state.update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
+        if hasattr(self, "ddp_anchor"):
+            state["ddp_anchor"] = self.ddp_anchor

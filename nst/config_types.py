@@ -15,7 +15,8 @@ Weight = restricted_number_type("Weight", float, [(">=", 0), ("<", float("inf"))
                                 docstring="a finite number >= 0")
 Pixels = restricted_number_type("Pixels", int, [(">=", 16), ("<=", 16384)], docstring="16..16384 px")
 Seed = restricted_number_type("Seed", int, [(">=", 0), ("<=", 2**32 - 1)], docstring="0..2^32-1 (numpy's range)")
+Decay = restricted_number_type("Decay", float, [(">=", 0), ("<", 1)], docstring="0 <= decay < 1")
 Optimizer = Literal["adam", "lbfgs"]
 Pooling = Literal["max", "avg"]
 
-__all__ = ["ClosedUnitInterval", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Seed", "Weight"]
+__all__ = ["ClosedUnitInterval", "Decay", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Seed", "Weight"]

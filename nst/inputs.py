@@ -93,7 +93,9 @@ class Pair:
 
     def finish(self, image: torch.Tensor) -> torch.Tensor:
         """What the user sees of an optimised image: the photo's chroma under ``luminance``."""
-        return with_chroma_of(image, self.content.to(image.device)) if self.keep_chroma else image
+        if not self.keep_chroma:
+            return image
+        return with_chroma_of(image, resize(self.content, tuple(image.shape[-2:])).to(image.device))
 
     def resized(self, long_side: int) -> Pair:
         """The targets at another size (styles scaled alike), for measuring at that size."""

@@ -10,20 +10,37 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 
-from nst.checkpoints import gather_devices, this_devices_share
-from nst.config_types import Optimizer, Pooling, PositiveFloat, PositiveInt, Weight
+from nst.checkpoints import ImageCheckpoints
+from nst.config_types import (
+    ClosedUnitInterval,
+    Decay,
+    Optimizer,
+    Pooling,
+    PositiveFloat,
+    PositiveInt,
+    Weight,
+)
 from nst.errors import ConfigError
 from nst.features import VGGFeatures
+from nst.images import scaled_size
 from nst.inputs import Pair
 from nst.layers import LayerWeights
-from nst.objective import LossDefinition, LossWeights, StyleObjective
-from nst.strength import keep_balance_of
+from nst.objective import LossDefinition, LossWeights
+from nst.schedule import (
+    ImageEMA,
+    Stages,
+    plan_stages,
+    resize_images,
+    size_at,
+    start_averages,
+)
+from nst.strength import build_objectives
 from nst.weights import load_weights
 
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 
 
-class NeuralStyleTransfer(LightningModule):
+class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of each pair's image so that VGG19
     sees the content of its photo and the style of its painting(s).
 
@@ -47,6 +64,14 @@ class NeuralStyleTransfer(LightningModule):
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         activation_checkpointing: recompute untapped VGG activations in the backward pass:
             about 28% less memory per pixel for about 40% more time per step.
+        stages: coarse to fine in one run: ``auto`` (from about 128 px up to ``data.size`` by
+            x sqrt(2)), a list of long sides ending at ``data.size``, or ``None`` (one size). The
+            image and Adam's moments are resized from stage to stage (``nst.schedule``).
+        final_stage_share: the share of ``trainer.max_steps`` spent at the last stage.
+        ema_decay: the output is a moving average of the iterates with this decay (0: the last
+            iterate), restarted at each stage.
+        normalize_gradients: jcjohnson's: each layer loss's gradient L1-normalised.
+        lr_schedule: ``cosine``: Adam's lr falls from ``lr`` to 0 over ``trainer.max_steps``.
     """
 
     def __init__(
@@ -68,17 +93,26 @@ class NeuralStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: Pooling = "max",
         activation_checkpointing: bool = False,
+        stages: Stages = None,
+        final_stage_share: ClosedUnitInterval = 0.2,
+        ema_decay: Decay = 0.0,
+        normalize_gradients: bool = False,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         super().__init__()
         self.save_hyperparameters()
         self.definition = LossDefinition.from_config(content_loss, content_loss_options, style_loss,
-                                                     style_loss_options, content_layers, style_layers, tv_p)
+                                                     style_loss_options, content_layers, style_layers, tv_p,
+                                                     normalize_gradients)
         alpha, beta = self.definition.default_weights()
         self.loss_weights = LossWeights(alpha if content_weight is None else content_weight,
                                         beta if style_weight is None else style_weight, tv_weight)
         self.batches: list[list[Pair]] = []  # the pairs in each of ``images``, row by row
         self.images = nn.ParameterList()
         self.vgg: VGGFeatures | None = None
+        self.stage_size: int | None = None  # the long side the objectives are built for
+        self.averages: list[ImageEMA] = []  # one per image parameter, with ema_decay > 0
+        self.restored_averages: list[dict] | None = None
 
     def receive(self, pairs: list[Pair]) -> None:
         """This device's pairs (the data module hands them over); same-size pairs share a batch."""
@@ -115,13 +149,34 @@ class NeuralStyleTransfer(LightningModule):
         self.ddp_anchor = nn.Parameter(torch.zeros(0))
         self._ddp_params_and_buffers_to_ignore = [f"images.{g}" for g in range(len(self.images))]
 
+    @property
+    def final_size(self) -> int:
+        return max(self.pairs[0].content.shape[-2:])
+
     def on_fit_start(self) -> None:
-        """Every pair's objective: its targets, computed once on the training device."""
-        for pair in self.pairs:
-            pair.objective = StyleObjective.build(self.vgg, self.definition, pair.target_content, pair.target_styles,
-                                                  self.loss_weights, pair.blend, pair.masks, pair.seed)
-            if self.hparams.strength_reference_size:
-                keep_balance_of(self.hparams.strength_reference_size, pair, self.definition, len(self.pairs) > 1)
+        """The stages; each one's objectives are built when its first step starts (on a resume,
+        the step is known only then). Without a Trainer (scripts): one stage, entered now."""
+        steps = self.trainer.max_steps if self._trainer is not None else 1
+        self.stage_plan = plan_stages(self.hparams.stages if self._trainer is not None else None,
+                                      self.final_size, steps, self.hparams.final_stage_share)
+        self.stage_size = None
+        if self._trainer is None:
+            self.enter_stage(0)
+
+    def enter_stage(self, step: int) -> None:
+        """The stage of step ``step``: the images (and the optimiser's state) resized to it, and
+        every pair's objective built at its size, once per stage on the training device."""
+        size = size_at(self.stage_plan, step)
+        if size == self.stage_size:
+            return
+        optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
+        shapes = [scaled_size(*batch[0].content.shape[-2:], size) for batch in self.batches]
+        resize_images(self.images, shapes, [a.get() for a in self.averages], optimizer)
+        self.averages = start_averages(self.images, self.hparams.ema_decay, self.restored_averages)
+        self.restored_averages = None
+        reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
+        build_objectives(self.pairs, size, self.vgg, self.definition, self.loss_weights, reference)
+        self.stage_size = size
 
     # ------------------------------------------------------------------ optimisation
     def forward(self, with_tv: bool = True) -> list[tuple[LossWeights, dict[str, torch.Tensor]]]:
@@ -159,7 +214,9 @@ class NeuralStyleTransfer(LightningModule):
         return every > 0 and (self.global_step + 1) % every == 0
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        """Losses that draw random numbers (sliced Wasserstein) draw this step's once."""
+        """This step's stage; losses that draw random numbers (sliced Wasserstein) draw this
+        step's once."""
+        self.enter_stage(self.global_step)
         for pair in self.pairs:
             pair.objective.resample(self.global_step)
 
@@ -170,6 +227,8 @@ class NeuralStyleTransfer(LightningModule):
         with torch.no_grad():
             for image in self.images:
                 image.clamp_(0, 1)
+        for image, average in zip(self.images, self.averages):
+            average.update(image)
 
     def configure_optimizers(self):
         h = self.hparams
@@ -177,31 +236,22 @@ class NeuralStyleTransfer(LightningModule):
         if h.optimizer == "lbfgs":
             return torch.optim.LBFGS(list(self.images), lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
                                      line_search_fn="strong_wolfe")
-        return torch.optim.Adam(list(self.images), lr=lr)
+        adam = torch.optim.Adam(list(self.images), lr=lr)
+        if h.lr_schedule == "constant":
+            return adam
+        if self.trainer.max_steps < 1:
+            raise ConfigError("lr_schedule: cosine falls over trainer.max_steps, which is not set. "
+                              "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=self.trainer.max_steps)
+        return {"optimizer": adam, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
-    # ------------------------------------------------------------------ outputs and checkpoints
+    # ------------------------------------------------------------------ outputs
     def output_images(self, images=None) -> list[tuple[Pair, torch.Tensor]]:
         """(pair, image) for each of this device's pairs as a user sees it: 1x3xHxW in
         [0, 1], detached, finished by the pair (``Pair.finish``). ``images``: copies of
         ``self.images`` to show instead (the NaN guard's last good ones)."""
+        if images is None:
+            images = [a.get() for a in self.averages] if self.averages and self.averages[0].count else self.images
         return [(pair, pair.finish(image[row: row + 1].detach().float().clamp(0, 1)))
-                for image, batch in zip(self.images if images is None else images, self.batches)
+                for image, batch in zip(images, self.batches)
                 for row, pair in enumerate(batch)]
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Leave the frozen VGG19 out: it is rebuilt from ``weights`` (80 MB saved per file);
-        under DDP, keep every device's images and optimiser state (``nst.checkpoints``)."""
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(("vgg.", "ddp_anchor"))]:
-            del state[key]
-        checkpoint["nst_pairs"] = [pair.name for pair in self.pairs]
-        gather_devices(checkpoint, self.images, checkpoint["nst_pairs"], self.trainer.optimizers[0])
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint["state_dict"]
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self._trainer else (0, 1)
-        this_devices_share(checkpoint, rank, world, [p.name for p in self.pairs])
-        if self.vgg is not None:
-            state.update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
-        if hasattr(self, "ddp_anchor"):
-            state["ddp_anchor"] = self.ddp_anchor

@@ -43,12 +43,13 @@ class LossDefinition:
     content_layers: dict[str, float]
     style_layers: dict[str, float]
     tv_p: int = 2
+    normalize_gradients: bool = False  # jcjohnson's: each layer loss's gradient L1-normalised
 
     @classmethod
     def from_config(cls, content_loss: str = "mse", content_loss_options: Optional[dict] = None,
                     style_loss: str = "gram", style_loss_options: Optional[dict] = None,
                     content_layers: LayerWeights = ("relu4_2",), style_layers: Optional[LayerWeights] = None,
-                    tv_p: int = 2) -> LossDefinition:
+                    tv_p: int = 2, normalize_gradients: bool = False) -> LossDefinition:
         """Check names and options; ``style_layers=None``: the style loss's own default layers."""
         content_entry = lookup(CONTENT_LOSSES, content_loss, "content_loss")
         style_entry = lookup(STYLE_LOSSES, style_loss, "style_loss")
@@ -58,7 +59,7 @@ class LossDefinition:
             style_layers = style_entry.default_layers or GATYS_STYLE_LAYERS
         return cls(content_loss, content_options, style_loss, style_options,
                    parse_layer_weights(content_layers, "content_layers"),
-                   parse_layer_weights(style_layers, "style_layers"), tv_p)
+                   parse_layer_weights(style_layers, "style_layers"), tv_p, normalize_gradients)
 
     @property
     def layers(self) -> list[str]:
@@ -109,12 +110,13 @@ class StyleObjective(nn.Module):
             style_features = [vgg(styles[s].to(device)) for s in blend]
         d = definition
         content_loss = build_layer_losses("content", d.content_loss, d.content_loss_options, content_features,
-                                          d.content_layers, seed)
+                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients)
         per_style = []
         for s, features in zip(blend, style_features):
             guides = [m.to(device) for m in masks[s]] if masks is not None else (None, None)
             per_style.append(build_layer_losses("style", d.style_loss, d.style_loss_options, features,
-                                                d.style_layers, derive_seed(seed, s), *guides))
+                                                d.style_layers, derive_seed(seed, s), *guides,
+                                                normalize_gradients=d.normalize_gradients))
         return cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights)
 
     def terms(self, features: dict[str, torch.Tensor], image: torch.Tensor, tv: bool = True) -> dict:

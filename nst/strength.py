@@ -49,3 +49,16 @@ def keep_balance_of(reference_size: int, pair: Pair, definition: LossDefinition,
     who = f"{pair.name}: " if name_it else ""
     rank_zero_info(f"nst: {who}style_weight x {factor:.3g} = {w.style * factor:.4g}, so that "
                    f"{size} px keeps the balance of {reference_size} px")
+
+
+def build_objectives(pairs: list[Pair], size: int, vgg, definition: LossDefinition, weights: LossWeights,
+                     reference_size: int | None) -> None:
+    """Every pair's objective with targets at ``size`` px (its own size, or a coarse stage's),
+    keeping the balance of ``reference_size`` when given."""
+    for pair in pairs:
+        at_size = pair if size == max(pair.content.shape[-2:]) else pair.resized(size)
+        at_size.objective = StyleObjective.build(vgg, definition, at_size.target_content, at_size.target_styles,
+                                                 weights, pair.blend, pair.masks, pair.seed)
+        if reference_size:
+            keep_balance_of(reference_size, at_size, definition, len(pairs) > 1)
+        pair.objective = at_size.objective

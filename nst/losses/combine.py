@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from nst.errors import ConfigError
+from nst.losses.normalize import GradientNormalizer
 from nst.losses.registry import (
     CONTENT_LOSSES,
     STYLE_LOSSES,
@@ -20,13 +21,17 @@ from nst.seeds import derive_seed
 class LayerLosses(nn.Module):
     """A weighted sum over layers: sum_l w_l * loss_l(features[l])."""
 
-    def __init__(self, losses: dict[str, nn.Module], weights: dict[str, float]):
+    def __init__(self, losses: dict[str, nn.Module], weights: dict[str, float], normalize_gradients: bool = False):
         super().__init__()
         self.losses = nn.ModuleDict(losses)
         self.weights = dict(weights)
+        self.normalizers = nn.ModuleDict({n: GradientNormalizer() for n in losses}) if normalize_gradients else None
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights[name] * loss(features[name]) for name, loss in self.losses.items())
+        if self.normalizers is None:
+            return sum(self.weights[name] * loss(features[name]) for name, loss in self.losses.items())
+        return sum(self.weights[name] * loss(self.normalizers[name](features[name]))
+                   for name, loss in self.losses.items())
 
 
 class WeightedSum(nn.Module):
@@ -52,6 +57,7 @@ def build_layer_losses(
     seed: int = 0,
     target_guide: Optional[torch.Tensor] = None,
     input_guide: Optional[torch.Tensor] = None,
+    normalize_gradients: bool = False,
 ) -> LayerLosses:
     """One registered loss per layer, with the layer's target features (and guides, for the
     losses that take them). A loss that draws random numbers (it takes ``seed``) gets a
@@ -71,4 +77,4 @@ def build_layer_losses(
     for i, layer in enumerate(weights):
         layer_options = {**options, "seed": derive_seed(seed, i)} if seeded else options
         losses[layer] = entry.cls(features[layer], **layer_options)
-    return LayerLosses(losses, weights)
+    return LayerLosses(losses, weights, normalize_gradients)

@@ -1,0 +1,332 @@
+"""Time to a finished picture: loss against wall-clock seconds for several optimisation strategies.
+
+    python bench/time_to_quality.py                          # the demo at 400 px, every strategy
+    python bench/time_to_quality.py --pairs all --size 256   # the demo and three more pairs
+    python bench/time_to_quality.py --strategies adam,c2f,c2f-bf16 --out /tmp/ttq
+
+Every strategy of a pair runs in this one process, interleaved: each does one unit of work (an
+Adam step, or one L-BFGS call of ``lbfgs_max_iter`` evaluations) in turn, and only its own units
+count on its clock, so the drift of a shared machine's speed falls on all of them alike.
+
+Quality is one fixed objective for all: the final size's α·content + β·style (the weights a run
+at that size uses, with ``strength_reference_size`` 400 as in starry.yaml), evaluated in float32 on
+the strategy's output (its moving average where it keeps one; coarse stages upsampled to the
+final size). Evaluations are not timed. The table gives, per strategy: the loss at its end,
+seconds to reach the loss of today's default (300 Adam steps), that time as a share of the
+default's, and seconds to come within 2 % of what 1000 Adam steps reach ("finished").
+Writes ``<out>/curves.json``, ``<out>/time_to_quality.png`` (loss vs seconds) and each
+strategy's final picture, ``<out>/<pair>/<strategy>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nst.features import VGGFeatures  # noqa: E402
+from nst.images import resize  # noqa: E402
+from nst.inputs import Pair, pair_from_paths  # noqa: E402
+from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.schedule import (  # noqa: E402
+    ImageEMA,
+    resize_adam_state,
+    split_steps,
+    stage_sizes,
+)
+from nst.strength import balance  # noqa: E402
+from nst.weights import load_weights  # noqa: E402
+
+ASSETS = ROOT / "assets"
+PAIRS = {  # name: (content, style)
+    "building-starry": ("building.jpg", "starry_night.jpg"),
+    "home-fruits": ("home.jpg", "fruits.jpg"),
+    "squirrel-starry": ("squirrel_cls.jpg", "starry_night.jpg"),
+    "fruits-starry": ("fruits.jpg", "starry_night.jpg"),
+}
+REFERENCE_SIZE = 400  # starry.yaml's strength_reference_size
+
+# name: settings (see ``Strategy``); budgets are in steps (Adam) or calls (L-BFGS)
+STRATEGIES = {
+    "adam": dict(steps=1000),  # today's default, continued to 1000 steps: the reference
+    "adam-lr05": dict(steps=300, lr=0.05),
+    "adam-cosine": dict(steps=150, lr=0.05, cosine=True),
+    "adam-normgrad": dict(steps=300, lr=0.05, normalize_gradients=True),
+    "lbfgs": dict(optimizer="lbfgs", steps=8),
+    "lbfgs-c2f": dict(optimizer="lbfgs", steps=8, coarse_to_fine=True, final_share=0.4),
+    "c2f": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99),
+    "c2f-noema": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.0),
+    "c2f-nocarry": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, carry_moments=False),
+    "c2f-bf16": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, bf16=True),
+    "adam-bf16": dict(steps=300, bf16=True),
+}
+
+
+@dataclass
+class Strategy:
+    name: str
+    steps: int = 300
+    optimizer: str = "adam"
+    lr: float | None = None
+    cosine: bool = False
+    normalize_gradients: bool = False
+    coarse_to_fine: bool = False
+    first: int = 128
+    final_share: float = 0.2
+    ema: float = 0.0  # decay of the output's moving average; 0: none (the last iterate)
+    carry_moments: bool = True
+    bf16: bool = False
+    lbfgs_max_iter: int = 20
+
+    @classmethod
+    def named(cls, spec: str) -> Strategy:
+        """``name`` or ``name:key=value,...`` (values parsed as Python literals)."""
+        name, _, extra = spec.partition(":")
+        settings = dict(STRATEGIES[name])
+        for item in filter(None, extra.split(",")):
+            key, value = item.split("=")
+            settings[key] = type(getattr(cls, key) if getattr(cls, key) is not None else 0.0)(eval(value))
+        return cls(spec, **settings)
+
+
+@dataclass
+class Curve:
+    seconds: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)
+
+
+class Bench:
+    """One pair: the network, the fixed objective at the final size, stage objectives on demand."""
+
+    def __init__(self, vgg: VGGFeatures, definition: LossDefinition, pair: Pair):
+        self.vgg, self.definition, self.pair = vgg, definition, pair
+        self.size = max(pair.content.shape[-2:])
+        self.reference_balance = None
+        self.final = self.objective_at(self.size)
+
+    def build(self, pair: Pair, normalize: bool = False) -> StyleObjective:
+        alpha, beta = self.definition.default_weights()
+        definition = self.definition if not normalize else _with(self.definition, normalize_gradients=True)
+        return StyleObjective.build(self.vgg, definition, pair.target_content, pair.target_styles,
+                                    LossWeights(alpha, beta), pair.blend, pair.masks, pair.seed)
+
+    def objective_at(self, size: int, normalize: bool = False) -> StyleObjective:
+        """The objective at ``size`` with β keeping the balance of ``REFERENCE_SIZE``."""
+        pair = self.pair if size == self.size else self.pair.resized(size)
+        objective = self.build(pair, normalize)
+        if size != REFERENCE_SIZE:
+            if self.reference_balance is None:
+                reference = self.pair.resized(REFERENCE_SIZE)
+                self.reference_balance = balance(self.build(reference), reference.content, self.pair.seed)
+            factor = self.reference_balance / balance(objective, pair.content, self.pair.seed)
+            w = objective.weights
+            objective.weights = LossWeights(w.content, w.style * factor, w.tv)
+        return objective
+
+    @torch.no_grad()
+    def evaluate(self, image: torch.Tensor) -> float:
+        image = resize(image, self.pair.content.shape[-2:])
+        return float(self.final(image)["total"])
+
+
+def _with(definition: LossDefinition, **changes) -> LossDefinition:
+    from dataclasses import replace
+
+    return replace(definition, **changes)
+
+
+def run_strategy(bench: Bench, s: Strategy):
+    """A generator: one unit of work per ``next``; yields the current output image."""
+    sizes = stage_sizes(bench.size, s.first) if s.coarse_to_fine else [bench.size]
+    budget = split_steps(s.steps, sizes, s.final_share)
+    image, optimizer, state = bench.pair.start.clone(), None, None
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if s.bf16 else nullcontext()
+    done = 0
+    for size, steps in zip(sizes, budget):
+        objective = bench.final if size == bench.size and not s.normalize_gradients else \
+            bench.objective_at(size, s.normalize_gradients)
+        shape = bench.pair.resized(size).content.shape[-2:] if size != bench.size else bench.pair.content.shape[-2:]
+        image = param = torch.nn.Parameter(resize(image.detach(), shape))
+        lr = s.lr or (1.0 if s.optimizer == "lbfgs" else 0.02)
+        if s.optimizer == "lbfgs":
+            optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=s.lbfgs_max_iter, history_size=100,
+                                          line_search_fn="strong_wolfe")
+        else:
+            optimizer = torch.optim.Adam([image], lr=lr)
+            if state is not None and s.carry_moments:
+                resize_adam_state(state, shape)
+                optimizer.state[image] = state
+        ema = ImageEMA(image, s.ema) if s.ema else None
+
+        def closure():
+            optimizer.zero_grad(set_to_none=True)
+            with autocast:
+                loss = objective(image)["total"]
+            loss.backward()
+            return loss
+
+        for i in range(steps):
+            if s.cosine:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + torch.cos(torch.tensor(done / s.steps * torch.pi)).item())
+            optimizer.step(closure)
+            done += 1
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            if ema is not None:
+                ema.update(image)
+            yield (ema.get() if ema is not None else image).detach()
+        if ema is not None:
+            image = ema.get()
+        if s.optimizer == "adam":
+            state = optimizer.state[param]
+
+
+def race(bench: Bench, strategies: list[Strategy], eval_every: int) -> dict[str, tuple[Curve, torch.Tensor]]:
+    """Interleave the strategies' units; time each one's own units; evaluate every few units."""
+    runs = {s.name: run_strategy(bench, s) for s in strategies}
+    curves = {s.name: Curve([0.0], [bench.evaluate(bench.pair.start)], [0]) for s in strategies}
+    clocks = {s.name: 0.0 for s in strategies}
+    units = {s.name: 0 for s in strategies}
+    last = {}
+    every = {s.name: 1 if s.optimizer == "lbfgs" else eval_every for s in strategies}
+    while runs:
+        for name in list(runs):
+            start = time.perf_counter()
+            try:
+                image = next(runs[name])
+            except StopIteration:
+                del runs[name]
+                curve = curves[name]
+                if curve.units[-1] != units[name]:
+                    curve.seconds.append(clocks[name])
+                    curve.loss.append(bench.evaluate(last[name]))
+                    curve.units.append(units[name])
+                continue
+            clocks[name] += time.perf_counter() - start
+            units[name] += 1
+            last[name] = image
+            if units[name] % every[name] == 0:
+                curves[name].seconds.append(clocks[name])
+                curves[name].loss.append(bench.evaluate(image))
+                curves[name].units.append(units[name])
+    return {name: (curves[name], last[name]) for name in curves}
+
+
+def first_time_below(curve: Curve, threshold: float) -> float | None:
+    return next((t for t, loss in zip(curve.seconds, curve.loss) if loss <= threshold), None)
+
+
+def early_stop(curve: Curve, tolerance: float = 0.005, window: int = 2) -> tuple[int, float, float] | None:
+    """(units, seconds, loss) where a relative-tolerance stop would have ended ``curve``: the first
+    evaluation whose loss is less than ``tolerance`` below the one ``window`` evaluations before
+    (what ``EarlyStopping`` with a relative ``min_delta`` does, checked every evaluation)."""
+    for k in range(window, len(curve.loss)):
+        if curve.loss[k - window] - curve.loss[k] < tolerance * curve.loss[k]:
+            return curve.units[k], curve.seconds[k], curve.loss[k]
+    return None
+
+
+def table(pair: str, curves: dict[str, Curve]) -> list[str]:
+    ref = curves["adam"]
+    at300 = ref.units.index(300) if 300 in ref.units else None
+    default_loss = ref.loss[at300] if at300 is not None else float("nan")
+    default_time = ref.seconds[at300] if at300 is not None else float("nan")
+    finished = ref.loss[-1] * 1.02
+    rows = [f"\n{pair}: today's default (300 Adam steps) reaches {default_loss:.4g} in {default_time:.1f} s; "
+            f"1000 steps reach {ref.loss[-1]:.4g}",
+            "| strategy | units | loss at end | s to default's loss | share of default's time | s to finished |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, c in curves.items():
+        t = first_time_below(c, default_loss)
+        f = first_time_below(c, finished)
+        rows.append(f"| {name} | {c.units[-1]} | {c.loss[-1]:.4g} | {'-' if t is None else f'{t:.1f}'} | "
+                    f"{'-' if t is None else f'{t / default_time:.2f}'} | {'-' if f is None else f'{f:.1f}'} |")
+    stop = early_stop(ref)
+    if stop is not None:
+        rows.append(f"\nadam with a relative-tolerance stop (< 0.5 % gain over 20 steps) would stop at step "
+                    f"{stop[0]}, {stop[1]:.1f} s, loss {stop[2]:.4g} ({stop[2] / ref.loss[-1]:.3f} x the 1000-step loss)")
+    return rows
+
+
+def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
+    for ax, (pair, curves) in zip(axes[0], results.items()):
+        ref = curves["adam"]
+        for name, c in curves.items():
+            ax.plot(c.seconds, c.loss, label=name, lw=2 if name == "adam" else 1.2)
+        if 300 in ref.units:
+            ax.axhline(ref.loss[ref.units.index(300)], color="grey", ls=":", lw=1, label="default (300 steps)")
+        ax.set_yscale("log")
+        top = 3 * ref.loss[min(len(ref.loss) - 1, 3)]
+        ax.set_ylim(ref.loss[-1] * 0.7, top)
+        ax.set_xlim(0, max(c.seconds[-1] for c in curves.values()) * 0.6)
+        ax.set_title(pair)
+        ax.set_xlabel("seconds (own compute, interleaved)")
+        ax.set_ylabel("loss at final size")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", default="building-starry", help=f"comma list of {', '.join(PAIRS)}, or all")
+    parser.add_argument("--size", type=int, default=400)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help="comma list; each `name` or `name:key=value;...` (see STRATEGIES)")
+    parser.add_argument("--weights", default="vgg19-caffe")
+    parser.add_argument("--eval-every", type=int, default=10, help="Adam steps between evaluations")
+    parser.add_argument("--reference-steps", type=int, default=1000, help="Adam steps of the reference ('adam')")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default=str(ROOT / "outputs" / "time_to_quality"))
+    opts = parser.parse_args(argv)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    strategies = [Strategy.named(spec.replace(";", ",")) for spec in opts.strategies.split(",") if spec]
+    strategies = [s for s in strategies if s.name != "adam"]
+    strategies.insert(0, Strategy.named(f"adam:steps={opts.reference_steps}"))
+    strategies[0].name = "adam"
+    definition = LossDefinition.from_config(style_layers=None)
+    vgg = VGGFeatures(load_weights(opts.weights), definition.layers)
+    names = list(PAIRS) if opts.pairs == "all" else opts.pairs.split(",")
+    results, lines = {}, [f"size {opts.size} px, torch threads {torch.get_num_threads()}"]
+    for name in names:
+        content, style = PAIRS[name]
+        pair = pair_from_paths(str(ASSETS / content), str(ASSETS / style), opts.size)
+        bench = Bench(vgg, definition, pair)
+        raced = race(bench, strategies, opts.eval_every)
+        results[name] = {n: c for n, (c, _) in raced.items()}
+        from torchvision.utils import save_image
+
+        (out / name).mkdir(exist_ok=True)
+        for n, (_, image) in raced.items():
+            save_image(resize(image, pair.content.shape[-2:]), out / name / f"{n}.png")
+        lines += table(name, results[name])
+        print("\n".join(table(name, results[name])), flush=True)
+        (out / "curves.json").write_text(json.dumps({p: {n: vars(c) for n, c in cs.items()}
+                                                     for p, cs in results.items()}, indent=1))
+        plot(results, out / "time_to_quality.png")
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out}/table.md, curves.json, time_to_quality.png")
+
+
+if __name__ == "__main__":
+    main()

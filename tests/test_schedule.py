@@ -1,0 +1,100 @@
+"""Coarse to fine in one run: stage sizes and steps, Adam's moments and the moving average
+carried across stages, a resume inside a coarse stage (random VGG weights on purpose)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nst.cli import run
+from nst.errors import ConfigError, OutputError
+from nst.losses.normalize import GradientNormalizer
+from nst.schedule import (
+    ImageEMA,
+    plan_stages,
+    resize_adam_state,
+    size_at,
+    split_steps,
+    stage_sizes,
+)
+from tests.conftest import tiny_args
+
+
+def test_stages_follow_the_final_size_and_split_the_steps():
+    assert stage_sizes(400) == [141, 200, 283, 400]
+    assert stage_sizes(192) == [136, 192]
+    assert stage_sizes(128) == [128]
+    assert split_steps(100, [141, 200, 283, 400], 0.2) == [27, 27, 26, 20]
+    plan = plan_stages("auto", 400, 100, 0.2)
+    assert plan == [(141, 27), (200, 54), (283, 80), (400, 100)]
+    assert [size_at(plan, s) for s in (0, 26, 27, 79, 80, 99, 150)] == [141, 141, 200, 283, 400, 400, 400]
+    assert plan_stages(None, 400, 100, 0.2) == [(400, 100)]
+    assert plan_stages([200, 400], 400, 10, 0.5) == [(200, 5), (400, 10)]
+
+
+@pytest.mark.parametrize("stages, steps, match", [
+    ([200, 300], 10, "must end at the run's size"),
+    ([300, 200, 400], 10, "must increase"),
+    ([100, 200, 400], 2, ">= 1 step each"),
+    ("auto", -1, "trainer.max_steps"),
+])
+def test_bad_stages_are_refused_in_one_line(stages, steps, match):
+    with pytest.raises(ConfigError, match=match):
+        plan_stages(stages, 400, steps, 0.2)
+
+
+def test_adam_moments_are_resized_so_that_the_step_size_is_kept():
+    state = {"step": torch.tensor(5.0), "exp_avg": torch.full((1, 3, 8, 8), 0.4),
+             "exp_avg_sq": torch.full((1, 3, 8, 8), 0.4**2)}
+    resize_adam_state(state, (16, 16))
+    assert state["exp_avg"].shape == (1, 3, 16, 16)
+    # a pixel's gradient is 4x smaller with 4x the pixels; m / sqrt(v) stays the same
+    torch.testing.assert_close(state["exp_avg"], torch.full((1, 3, 16, 16), 0.1))
+    torch.testing.assert_close(state["exp_avg"] / state["exp_avg_sq"].sqrt(), torch.ones(1, 3, 16, 16))
+
+
+def test_the_moving_average_is_bias_corrected():
+    image = torch.rand(1, 3, 4, 4)
+    ema = ImageEMA(image, 0.99)
+    ema.update(image)
+    torch.testing.assert_close(ema.get(), image)  # one update: the image itself, not 1% of it
+    ema.update(torch.zeros_like(image))
+    torch.testing.assert_close(ema.get(), image * 0.99 / (1 + 0.99))
+
+
+def test_normalized_gradients_keep_the_first_backward_norm():
+    normalizer = GradientNormalizer()
+    x = torch.ones(5, requires_grad=True)
+    (normalizer(x) * torch.arange(5.0)).sum().backward()
+    torch.testing.assert_close(x.grad, torch.arange(5.0))  # the first pass sets the scale
+    x.grad = None
+    (normalizer(x) * 3 * torch.arange(5.0)).sum().backward()
+    torch.testing.assert_close(x.grad.abs().sum(), torch.tensor(10.0))  # 3x the gradient, same L1 norm
+
+
+def png(path):
+    return np.asarray(Image.open(path), dtype=np.float32) / 255
+
+
+def test_a_coarse_to_fine_run_grows_its_image_and_resumes_inside_a_coarse_stage(tmp_path):
+    """Stages [32, 48] over 8 steps (6 + 2): the step images show the stage sizes; an error at
+    step 4 and resuming from step 3's checkpoint with --ckpt_path last gives the picture of 8 straight steps, moving
+    average included."""
+    extra = ["--model.stages", "[32, 48]", "--model.final_stage_share", "0.25", "--model.ema_decay", "0.9",
+             "--image_saver.every_n_steps", "3", "--trainer.deterministic", "true"]
+    straight = run(tiny_args(tmp_path / "a", *extra, steps=8, size=48))
+    out = tmp_path / "a" / "outputs" / "home_starry_night" / "version_0"
+    assert png(out / "step_00000.png").shape[:2] == (36, 48)  # the start, at the run's size
+    assert png(out / "step_00006.png").shape[:2] == (24, 32)  # the end of the first stage
+    assert png(out / "final.png").shape[:2] == (36, 48)
+    assert straight.model.stage_size == 48
+    config = tmp_path / "fail.yaml"  # an error after step 4, then a resume from step 3's checkpoint
+    config.write_text("trainer:\n  callbacks:\n    - class_path: tests.helpers.FailOnRank\n"
+                      "      init_args: {rank: 0, at_step: 4}\n")
+    with pytest.raises(OutputError):
+        run(["--config", str(config), *tiny_args(tmp_path / "b", *extra, "--checkpoint.every_n_train_steps", "3",
+                                                 "--run_name", "home_starry_night", steps=8, size=48)])
+    resumed = run(tiny_args(tmp_path / "b", *extra, "--ckpt_path", "last", steps=8, size=48))
+    assert resumed.trainer.global_step == 8
+    again = tmp_path / "b" / "outputs" / "home_starry_night" / "version_0" / "final.png"  # resumed in place
+    np.testing.assert_allclose(png(again), png(out / "final.png"), atol=2 / 255)
