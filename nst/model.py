@@ -47,6 +47,10 @@ class NeuralStyleTransfer(LightningModule):
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         activation_checkpointing: recompute untapped VGG activations in the backward pass:
             about 28% less memory per pixel for about 40% more time per step.
+        temporal_weight, video_init, steps_first_frame, steps_per_frame: a video's frames
+            (``nst.temporal``): the weight of the temporal loss (0: off), each frame's start
+            (``warped``: the previous result carried by the optical flow; ``content``: its photo)
+            and the steps of the first frame and of each later one.
     """
 
     def __init__(
@@ -68,6 +72,10 @@ class NeuralStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: Pooling = "max",
         activation_checkpointing: bool = False,
+        temporal_weight: Weight = 100.0,
+        video_init: Literal["warped", "content"] = "warped",
+        steps_first_frame: PositiveInt = 300,
+        steps_per_frame: PositiveInt = 100,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -135,10 +143,11 @@ class NeuralStyleTransfer(LightningModule):
         return out
 
     def losses(self, with_tv: bool = True) -> dict[str, torch.Tensor]:
-        """``total`` = Σ over pairs of α·content + β·style + γ·tv (each image gets the gradient of
-        its own run); the terms: means over the pairs, for the logs."""
+        """``total`` = Σ over pairs of α·content + β·style + γ·tv (+ a video frame's temporal
+        term; each image gets the gradient of its own run); the terms: means over the pairs,
+        for the logs."""
         per_pair = self(with_tv)
-        total = torch.stack([w.content * t["content"] + w.style * t["style"] + w.tv * t["tv"] for w, t in per_pair])
+        total = torch.stack([w.total(t) for w, t in per_pair])
         losses = {k: torch.stack([t[k] for _, t in per_pair]).mean() for k in ("content", "style", "tv")}
         losses["total"] = total.sum() + (self.ddp_anchor.sum() if hasattr(self, "ddp_anchor") else 0)
         return losses
