@@ -50,7 +50,7 @@ class VideoFrames(Callback):
         mine = torch.tensor(max(len(pair.clip) for pair in pl_module.pairs), device=pl_module.device)
         frames = int(trainer.strategy.reduce(mine.float(), reduce_op="max"))  # every device steps alike
         self.schedule = FrameSchedule(h.steps_first_frame, h.steps_per_frame, frames)
-        trainer.fit_loop.max_steps = self.schedule.total_steps
+        trainer.fit_loop.epoch_loop.max_steps = self.schedule.total_steps
         rank_zero_info(f"nst: video of {frames} frames: {h.steps_first_frame} steps for the first, "
                        f"{h.steps_per_frame} for each other = {self.schedule.total_steps} steps "
                        "(trainer.max_steps is not used)")
@@ -127,9 +127,10 @@ class VideoFrames(Callback):
     def save_checkpoint(trainer: Trainer) -> None:
         """``checkpoints/last.ckpt`` after each frame: a resume loses at most a frame's steps."""
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-        if checkpoint is None or checkpoint.dirpath is None:
-            return
-        trainer.save_checkpoint(Path(checkpoint.dirpath) / "last.ckpt")
+        if checkpoint is not None and checkpoint.save_last:
+            # through the callback's own bookkeeping (it would otherwise keep its last.ckpt as
+            # last-v1.ckpt beside a file it did not write); Lightning has no public call for it
+            checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
 
     def write_video(self, trainer: Trainer, pl_module: LightningModule, name: str) -> list[Path]:
         """``name`` (an MP4) of every video pair, from the frames written so far."""
