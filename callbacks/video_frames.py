@@ -93,7 +93,11 @@ class VideoFrames(Callback):
                 with torch.no_grad():
                     image[row: row + 1].copy_(self.prepare(pl_module, pair, done + 1, raw))
         if done + 1 < self.schedule.frames:
-            if not __import__("os").environ.get("NST_KEEP_ADAM"): trainer.optimizers[0].state.clear()  # a new frame: Adam's moments belong to the last
+            if pl_module.hparams.video_init == "content":
+                trainer.optimizers[0].state.clear()  # independent frames: a fresh optimiser each
+            # else Adam's moments carry on: they describe the image the frame starts from, and a
+            # fresh Adam moves every pixel by about lr in its first steps (measured: twice the
+            # flicker; README, "Video")
             self.save_checkpoint(trainer)
 
     def finish_frame(self, trainer: Trainer, pl_module: LightningModule, pair, index: int, raw: torch.Tensor) -> None:

@@ -72,7 +72,7 @@ class NeuralStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: Pooling = "max",
         activation_checkpointing: bool = False,
-        temporal_weight: Weight = 100.0,
+        temporal_weight: Weight = 1e4,
         video_init: Literal["warped", "content"] = "warped",
         steps_first_frame: PositiveInt = 300,
         steps_per_frame: PositiveInt = 100,
