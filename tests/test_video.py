@@ -162,3 +162,10 @@ def test_video_as_style_is_refused_with_a_fix(tmp_path, capsys):
     assert train.main(args) == 2
     assert "is a video; a style is one painting" in one_line_error(capsys)
     assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("*.png"))
+
+
+def test_size_auto_reads_a_videos_first_frame(tmp_path):
+    from nst.memory import resolve_auto_size
+
+    clip = make_clip(tmp_path / "c.mp4", 2)  # 64x48
+    assert resolve_auto_size(clip, 1, 1, "cpu", "32-true", False, 10**6) == 64  # never above the video's own size
