@@ -3,6 +3,7 @@ with the same style loss and steps; and seconds per frame with the share spent o
 
     python bench/video_flicker.py --size 192 --frames 8 --first 150 --per-frame 60
     python bench/video_flicker.py --size 32 --weights random   (a smoke test)
+    ... --reuse --sheet docs/video_flicker.png   (the table and the picture again from the runs)
 
 Flicker: the mean absolute difference (0-255) between stylised frame t and stylised frame t-1
 warped onto t, over the pixels the content frames' flow trusts (``nst.flow.flicker``); also for
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(str(i) for i in range(len(METHODS))))
     parser.add_argument("--output-dir", default="/tmp/nst_video_flicker")
     parser.add_argument("--sheet", default=None, help="PNG: rows = methods, columns = frames")
+    parser.add_argument("--reuse", action="store_true", help="read runs already in --output-dir")
     parser.add_argument("extra", nargs="*", help="more overrides, e.g. --model.temporal_weight=300")
     a = parser.parse_args()
 
@@ -75,8 +77,9 @@ def main() -> None:
                 "--run_name", f"method_{i}", "--trainer.enable_progress_bar", "false",
                 "--image_saver.every_n_steps", "100000", "--eval_metrics.enabled", "false",
                 *a.extra, *METHODS[name]]  # the method's own settings win
-        cli = run(args)
-        run_dir = Path(cli.trainer.log_dir)
+        run_dir = Path(a.output_dir) / f"method_{i}" / "version_0"
+        if not (a.reuse and (run_dir / "final.mp4").is_file()):
+            run_dir = Path(run(args).trainer.log_dir)
         made[name] = [load_image(p) for p in sorted((run_dir / "frames").glob("frame_*.png"))]
         logged = per_frame(run_dir)
         later = slice(1, None)  # frame 0 is the same in every method
@@ -91,8 +94,17 @@ def main() -> None:
     for name, flick, style, seconds, share in rows:
         print(f"| {name} | {flick:.2f} | {style:.4g} | {seconds:.2f} | {share:.1%} |")
     if a.sheet:
-        sheet = torch.cat([torch.cat(frames, -1), *[torch.cat(made[n], -1) for n in chosen]], -2)
-        print(f"sheet: {save_image(sheet, a.sheet)} (rows: content, {', '.join(chosen)})")
+        rows = [torch.cat(frames, -1)]
+        for n in chosen:
+            rows += [torch.cat(made[n], -1), torch.cat([torch.zeros_like(frames[0])] + changes(made[n], motions), -1)]
+        print(f"sheet: {save_image(torch.cat(rows, -2), a.sheet)} (rows: content, then per method: "
+              f"{', '.join(chosen)}: its frames, and |frame t - frame t-1 carried to t| x 4 where trusted)")
+
+
+def changes(frames: list[torch.Tensor], motions: list[Motion]) -> list[torch.Tensor]:
+    """What the motion does not explain, amplified x 4, grey: the flicker, pixel by pixel."""
+    return [((frames[t] - motions[t - 1].carry(frames[t - 1])).abs().mean(1, keepdim=True) * 4
+             * motions[t - 1].mask).clamp(0, 1).expand(-1, 3, -1, -1) for t in range(1, len(frames))]
 
 
 if __name__ == "__main__":
