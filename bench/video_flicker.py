@@ -94,10 +94,10 @@ def main() -> None:
     for name, flick, style, seconds, share in rows:
         print(f"| {name} | {flick:.2f} | {style:.4g} | {seconds:.2f} | {share:.1%} |")
     if a.sheet:
-        rows = [torch.cat(frames, -1)]
+        picture = [torch.cat(frames, -1)]
         for n in chosen:
-            rows += [torch.cat(made[n], -1), torch.cat([torch.zeros_like(frames[0])] + changes(made[n], motions), -1)]
-        print(f"sheet: {save_image(torch.cat(rows, -2), a.sheet)} (rows: content, then per method: "
+            picture += [torch.cat(made[n], -1), torch.cat([torch.zeros_like(frames[0])] + changes(made[n], motions), -1)]
+        print(f"sheet: {save_image(torch.cat(picture, -2), a.sheet)} (rows: content, then per method: "
               f"{', '.join(chosen)}: its frames, and |frame t - frame t-1 carried to t| x 4 where trusted)")
 
 
