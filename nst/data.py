@@ -7,10 +7,17 @@ import itertools
 from dataclasses import fields, replace
 from typing import Literal, Optional, Union
 
+from jsonargparse.typing import NonNegativeFloat
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, IterableDataset
 
-from nst.config_types import ClosedUnitInterval, Pixels, PositiveFloat, Seed
+from nst.config_types import (
+    ClosedUnitInterval,
+    Pixels,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+)
 from nst.images import DEFAULT_MAX_PIXELS
 from nst.inputs import (
     InputOptions,
@@ -54,6 +61,10 @@ class StylePairDataModule(LightningDataModule):
         init_noise_ratio: share of noise in the ``content+noise`` start.
         seed: seeds the noise and the losses' random numbers (pair i uses its own offset).
         max_input_pixels: larger input images are refused (decompression-bomb guard).
+        frames_folder: ``content`` is a folder (or glob) of one video's frames, in name order.
+        frame_stride, max_frames, start_time, end_time: which frames of a content video to
+            make (every ``frame_stride``-th, at most ``max_frames``, from ``start_time`` to
+            ``end_time`` seconds): for previews. The result keeps the source's duration.
     """
 
     def __init__(
@@ -72,10 +83,15 @@ class StylePairDataModule(LightningDataModule):
         init_noise_ratio: ClosedUnitInterval = 0.6,
         seed: Seed = 0,
         max_input_pixels: int = DEFAULT_MAX_PIXELS,
+        frames_folder: bool = False,
+        frame_stride: PositiveInt = 1,
+        max_frames: Optional[PositiveInt] = None,
+        start_time: NonNegativeFloat = 0.0,
+        end_time: Optional[PositiveFloat] = None,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.specs = collect_pairs(content, style, pairs)
+        self.specs = collect_pairs(content, style, pairs, frames_folder)
         given = {f.name: self.hparams[f.name] for f in fields(InputOptions)}
         self.options = InputOptions(**{**given, "size": 400 if size == "auto" else size})
         check_inputs(self.specs, self.options)

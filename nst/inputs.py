@@ -27,7 +27,8 @@ from nst.images import (
     resize,
     resize_long_side,
 )
-from nst.pairs import PairSpec
+from nst.pairs import PairSpec, expand_images
+from nst.video import Clip, ClipOptions, is_video_file, read_clip, read_frames_folder
 
 INITS = ("content", "noise", "content+noise", "style")
 PreserveColor = Literal["none", "luminance", "histogram"]
@@ -49,6 +50,11 @@ class InputOptions:
     init_noise_ratio: float = 0.6
     seed: int = 0
     max_input_pixels: int = DEFAULT_MAX_PIXELS
+    frames_folder: bool = False
+    frame_stride: int = 1
+    max_frames: Optional[int] = None
+    start_time: float = 0.0
+    end_time: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.init not in INITS and not os.path.splitext(self.init)[1]:  # a str: no type says this
@@ -80,6 +86,7 @@ class Pair:
     keep_chroma: bool = False  # preserve_color: luminance
     masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None  # (over style, over content)
     objective: Optional[torch.nn.Module] = None  # its StyleObjective, made by the model at fit start
+    clip: Optional[Clip] = None  # a video pair's frames (``content`` is the frame being made)
 
     @property
     def target_content(self) -> torch.Tensor:
@@ -124,6 +131,10 @@ def check_inputs(specs: Sequence[PairSpec], options: InputOptions) -> None:
     the pairs (the data module asks at once, so no run folder is made for them)."""
     for spec in specs:
         blend_weights(spec.styles, options.style_blend_weights)
+        check_video(spec, options)
+    if len({is_clip(spec.content, options) for spec in specs}) > 1:
+        raise ConfigError("a run of both videos and photos as content: their frames and steps differ. "
+                          "Fix: run the videos and the photos separately")
     if options.content_masks is None:
         if options.style_masks is not None:
             raise ConfigError("style_masks need content_masks (which region gets each style)")
@@ -137,14 +148,47 @@ def check_inputs(specs: Sequence[PairSpec], options: InputOptions) -> None:
             raise ConfigError(f"{name} has {len(masks)} masks for {styles} style images; give one each")
 
 
-def load_pair(content: str, styles: Sequence[str], options: InputOptions) -> tuple[torch.Tensor, tuple]:
-    """Load and resize: content to ``size`` px on its long side, every style image to the style
-    long side (``style_size``, or ``size * style_scale``)."""
+def is_clip(content: str, options: InputOptions) -> bool:
+    """A video file, or with ``frames_folder`` a folder or glob of frames."""
+    return options.frames_folder or is_video_file(content)
+
+
+def check_video(spec: PairSpec, options: InputOptions) -> None:
+    """A video as a style, and frame choices that select nothing, are refused before loading."""
+    for style in spec.styles:
+        if is_video_file(style):
+            raise ConfigError(f"style {style} is a video; a style is one painting. Fix: give an image, e.g. a frame "
+                              "saved as PNG (the video goes in data.content)")
+    if options.frame_stride < 1 or (options.max_frames is not None and options.max_frames < 1):
+        raise ConfigError(f"frame_stride {options.frame_stride} and max_frames {options.max_frames} must be >= 1. "
+                          "Fix: give positive numbers")
+    if options.start_time < 0 or (options.end_time is not None and options.end_time <= options.start_time):
+        raise ConfigError(f"start_time {options.start_time} and end_time {options.end_time} select no frames. "
+                          "Fix: 0 <= start_time < end_time (seconds)")
+
+
+def load_clip(content: str, options: InputOptions) -> Clip:
+    """A video pair's frames at ``size`` (a folder of frames: every ``frame_stride``-th)."""
+    def fit(image: torch.Tensor) -> torch.Tensor:
+        return resize_long_side(image, options.size)
+
+    if is_video_file(content):
+        choice = ClipOptions(options.frame_stride, options.max_frames, options.start_time, options.end_time)
+        return read_clip(content, fit, choice, options.max_input_pixels)
+    paths = expand_images(content, "content frames")[::options.frame_stride][:options.max_frames]
+    return read_frames_folder(paths, lambda p: fit(load_image(p, "content frame", options.max_input_pixels)))
+
+
+def load_pair(content: str, styles: Sequence[str], options: InputOptions,
+              content_image: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, tuple]:
+    """Load and resize: content to ``size`` px on its long side (unless given: a video's first
+    frame), every style image to the style long side (``style_size``, or ``size * style_scale``)."""
     long_side = options.style_long_side
     for name, value in (("size", options.size), ("style size", long_side)):
         if not (MIN_SIDE <= value <= 16384):
             raise ConfigError(f"{name}={value} is out of range; use {MIN_SIDE}..16384 pixels")
-    content_image = resize_long_side(load_image(content, "content image", options.max_input_pixels), options.size)
+    if content_image is None:
+        content_image = resize_long_side(load_image(content, "content image", options.max_input_pixels), options.size)
     style_images = tuple(resize_long_side(load_image(p, "style image", options.max_input_pixels), long_side)
                          for p in styles)
     for what, image in (("content", content_image), *(("style", s) for s in style_images)):
@@ -192,11 +236,12 @@ def start_image(content: torch.Tensor, style: torch.Tensor, seed: int, options: 
 def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "") -> Pair:
     """Pair number ``index`` of the run, from its paths."""
     blend = blend_weights(spec.styles, options.style_blend_weights)
-    content, styles = load_pair(spec.content, spec.styles, options)
+    clip = load_clip(spec.content, options) if is_clip(spec.content, options) else None
+    content, styles = load_pair(spec.content, spec.styles, options, clip.frame(0) if clip else None)
     if options.preserve_color == "histogram":
         styles = tuple(match_color_histogram(s, content) for s in styles)
     pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed + index, folder=folder,
-                keep_chroma=options.preserve_color == "luminance")
+                keep_chroma=options.preserve_color == "luminance", clip=clip)
     if options.content_masks:
         pair.masks = load_masks(content, styles, options)
     pair.start = start_image(pair.target_content, pair.target_styles[0], pair.seed, options)

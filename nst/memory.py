@@ -74,8 +74,12 @@ def resolve_auto_size(content: str, pairs: int, world: int, accelerator: str, pr
     """``size: auto`` for a run of ``pairs`` pairs on ``world`` devices whose first photo is
     ``content``; says what it chose, and why, in one line."""
     from nst.images import load_image
+    from nst.video import ClipOptions, is_video_file, read_clip
 
-    photo = load_image(content, "content image", max_input_pixels)
+    if is_video_file(content):  # a video: its first frame's shape
+        photo = read_clip(content, lambda frame: frame, ClipOptions(max_frames=1), max_input_pixels).frame(0)
+    else:
+        photo = load_image(content, "content image", max_input_pixels)
     size, why = auto_size(tuple(photo.shape[-2:]), math.ceil(pairs / world), accelerator, precision, checkpointing)
     print(why)
     return size

@@ -72,6 +72,10 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
             iterate), restarted at each stage.
         normalize_gradients: jcjohnson's: each layer loss's gradient L1-normalised.
         lr_schedule: ``cosine``: Adam's lr falls from ``lr`` to 0 over ``trainer.max_steps``.
+        temporal_weight, video_init, steps_first_frame, steps_per_frame: a video's frames
+            (``nst.temporal``): the weight of the temporal loss (0: off), each frame's start
+            (``warped``: the previous result carried by the optical flow; ``content``: its photo)
+            and the steps of the first frame and of each later one.
     """
 
     def __init__(
@@ -98,6 +102,10 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         ema_decay: Decay = 0.0,
         normalize_gradients: bool = False,
         lr_schedule: Literal["constant", "cosine"] = "constant",
+        temporal_weight: Weight = 1e4,
+        video_init: Literal["warped", "content"] = "warped",
+        steps_first_frame: PositiveInt = 300,
+        steps_per_frame: PositiveInt = 100,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -190,10 +198,11 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         return out
 
     def losses(self, with_tv: bool = True) -> dict[str, torch.Tensor]:
-        """``total`` = Σ over pairs of α·content + β·style + γ·tv (each image gets the gradient of
-        its own run); the terms: means over the pairs, for the logs."""
+        """``total`` = Σ over pairs of α·content + β·style + γ·tv (+ a video frame's temporal
+        term; each image gets the gradient of its own run); the terms: means over the pairs,
+        for the logs."""
         per_pair = self(with_tv)
-        total = torch.stack([w.content * t["content"] + w.style * t["style"] + w.tv * t["tv"] for w, t in per_pair])
+        total = torch.stack([w.total(t) for w, t in per_pair])
         losses = {k: torch.stack([t[k] for _, t in per_pair]).mean() for k in ("content", "style", "tv")}
         losses["total"] = total.sum() + (self.ddp_anchor.sum() if hasattr(self, "ddp_anchor") else 0)
         return losses

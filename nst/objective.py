@@ -73,15 +73,18 @@ class LossDefinition:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """α, β, γ of ``total = α content + β style + γ tv``."""
+    """α, β, γ of ``total = α content + β style + γ tv``, and for a video frame after the
+    first the weight of its temporal term (``+ temporal · temporal``)."""
 
     content: float
     style: float
     tv: float = 0.0
+    temporal: float = 0.0
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         total = self.content * terms["content"] + self.style * terms["style"]
-        return total + self.tv * terms["tv"] if self.tv else total
+        total = total + self.tv * terms["tv"] if self.tv else total
+        return total + self.temporal * terms["temporal"] if "temporal" in terms else total
 
 
 class StyleObjective(nn.Module):
@@ -95,6 +98,7 @@ class StyleObjective(nn.Module):
         self.vgg = vgg  # the caller's network (one for every pair), not a copy
         self.content, self.style, self.tv = content, style, tv
         self.weights = weights
+        self.temporal: Optional[nn.Module] = None  # a video frame's TemporalLoss (nst.temporal)
 
     @classmethod
     def build(cls, vgg: VGGFeatures, definition: LossDefinition, content: torch.Tensor,
@@ -130,7 +134,17 @@ class StyleObjective(nn.Module):
                 out["tv"] = self.tv(image)
         else:
             out["tv"] = image.new_zeros(())
+        if self.temporal is not None:
+            out["temporal"] = self.temporal(image)
         return out
+
+    def retarget(self, definition: LossDefinition, content: torch.Tensor, seed: int = 0) -> None:
+        """A new photo for the content term (the next frame of a video); the style targets stay."""
+        d = definition
+        with torch.no_grad():
+            features = self.vgg(content.to(self.vgg.mean.device))
+        self.content = build_layer_losses("content", d.content_loss, d.content_loss_options, features,
+                                          d.content_layers, seed)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = self.terms(self.vgg(image), image)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nst.errors import ConfigError
+from nst.video import VIDEO_SUFFIXES
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+CONTENT_SUFFIXES = (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES)  # each video is one pair, like a photo
 
 
 class PairSpec(NamedTuple):
@@ -29,15 +31,15 @@ def is_pattern(value: str) -> bool:
     return os.path.isdir(value) or any(c in value for c in "*?[")
 
 
-def expand_images(value: str, what: str) -> list[str]:
+def expand_images(value: str, what: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[str]:
     """A folder (its images, sorted), a glob (its matches, sorted) or one path."""
     if not is_pattern(value):
         return [value]
     pattern = os.path.join(value, "*") if os.path.isdir(value) else value
     found = sorted(p for p in glob.glob(os.path.expanduser(pattern))
-                   if Path(p).suffix.lower() in IMAGE_SUFFIXES and os.path.isfile(p))
+                   if Path(p).suffix.lower() in suffixes and os.path.isfile(p))
     if not found:
-        raise ConfigError(f"{what} '{value}' matches no image files ({', '.join(IMAGE_SUFFIXES)}). "
+        raise ConfigError(f"{what} '{value}' matches no image files ({', '.join(suffixes)}). "
                           "Fix: check the folder or pattern")
     return found
 
@@ -46,11 +48,14 @@ def stem(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "-", Path(path).stem)
 
 
-def collect_pairs(content: str | None, style, manifest: str | None = None) -> list[PairSpec]:
+def collect_pairs(content: str | None, style, manifest: str | None = None,
+                  frames_folder: bool = False) -> list[PairSpec]:
     """The run's pairs, in a fixed order: the manifest's rows, or every content x every style.
 
     ``style`` as a list of files is one blended style (``style_blend_weights``); a folder or glob
-    gives one pair per style image. Names are ``<content>__<style>`` (made unique)."""
+    gives one pair per style image. A content folder or glob gives one pair per photo or video,
+    or with ``frames_folder`` one video pair of its frames. Names are ``<content>__<style>``
+    (made unique)."""
     if manifest is not None:
         specs = read_manifest(manifest)
     else:
@@ -58,7 +63,7 @@ def collect_pairs(content: str | None, style, manifest: str | None = None) -> li
             if value is None:
                 raise ConfigError(f"data.{key} is required. Fix: give --data.{key} (or --{key}), "
                                   "a --config, or data.pairs (a CSV manifest of pairs)")
-        contents = expand_images(str(content), "content")
+        contents = [str(content)] if frames_folder else expand_images(str(content), "content", CONTENT_SUFFIXES)
         if isinstance(style, (str, os.PathLike)) and is_pattern(str(style)):
             style_sets = [(s,) for s in expand_images(str(style), "style")]
         else:

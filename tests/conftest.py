@@ -80,3 +80,14 @@ def styles(tmp_path) -> Path:
         shutil.copy(ASSETS / name, folder / name)
     (folder / "notes.txt").write_text("not an image")
     return folder
+
+
+def panned_frames(frames: int = 4, step: tuple[int, int] = (3, 2), width: int = 64, height: int = 48):
+    """A synthetic clip whose true motion is known: a window over the bundled building photo
+    moved by ``step`` = (dx, dy) pixels per frame, so a point at x in frame t is at x + step in
+    frame t-1 (the backward flow is ``step`` everywhere)."""
+    from nst.images import load_image, resize_long_side
+
+    photo = resize_long_side(load_image(ASSETS / "building.jpg"), max(width, height) * 2)
+    dx, dy = step
+    return [photo[..., 4 + t * dy: 4 + t * dy + height, 4 + t * dx: 4 + t * dx + width] for t in range(frames)]

@@ -34,6 +34,8 @@ CASES = {
     "lbfgs": ["starry.yaml", "--model.optimizer", "lbfgs", "--model.lbfgs_max_iter", "3"],
     "reference_size": ["starry.yaml", "--model.strength_reference_size", "48"],
     "sweep": ["starry.yaml", "--sweep", "model.style_loss=gram,mean_std"],
+    "video": ["video.yaml", "--model.max_frames", "2", "--model.steps_first_frame", "3",
+              "--model.steps_per_frame", "2"],  # final.png: the last frame
 }
 
 

@@ -17,11 +17,12 @@ from nst.losses.registry import (
 )
 from nst.losses.sliced import HistogramLoss, SlicedWassersteinLoss
 from nst.losses.statistics import MeanStdLoss, Wasserstein2Loss
+from nst.losses.temporal import TemporalLoss
 from nst.losses.tv import TVLoss
 
 __all__ = [
     "CONTENT_LOSSES", "STYLE_LOSSES", "ContentLoss", "CosineContentLoss", "GramLoss", "HistogramLoss",
-    "LayerLosses", "MRFLoss", "MeanStdLoss", "SlicedWassersteinLoss", "TVLoss", "Wasserstein2Loss",
+    "LayerLosses", "MRFLoss", "MeanStdLoss", "SlicedWassersteinLoss", "TVLoss", "TemporalLoss", "Wasserstein2Loss",
     "WeightedSum", "accepted_options", "build_layer_losses", "check_options", "gram_matrix", "lookup",
     "pixel_gram", "register_content_loss", "register_style_loss",
 ]
