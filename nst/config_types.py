@@ -6,6 +6,7 @@ from typing import Literal
 
 from jsonargparse.typing import (
                                 ClosedUnitInterval,
+                                NonNegativeInt,
                                 PositiveFloat,
                                 PositiveInt,
                                 restricted_number_type,
@@ -18,4 +19,4 @@ Seed = restricted_number_type("Seed", int, [(">=", 0), ("<=", 2**32 - 1)], docst
 Optimizer = Literal["adam", "lbfgs"]
 Pooling = Literal["max", "avg"]
 
-__all__ = ["ClosedUnitInterval", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Seed", "Weight"]
+__all__ = ["ClosedUnitInterval", "NonNegativeInt", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Seed", "Weight"]

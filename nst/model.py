@@ -11,13 +11,23 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 
 from nst.checkpoints import gather_devices, this_devices_share
-from nst.config_types import Optimizer, Pooling, PositiveFloat, PositiveInt, Weight
+from nst.config_types import (
+    NonNegativeInt,
+    Optimizer,
+    Pixels,
+    Pooling,
+    PositiveFloat,
+    PositiveInt,
+    Weight,
+)
 from nst.errors import ConfigError
 from nst.features import VGGFeatures
 from nst.inputs import Pair
 from nst.layers import LayerWeights
 from nst.objective import LossDefinition, LossWeights, StyleObjective
 from nst.strength import keep_balance_of
+from nst.tiles import DEFAULT_HALO, Tiling
+from nst.tiling import resolve_tiling
 from nst.weights import load_weights
 
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
@@ -47,6 +57,10 @@ class NeuralStyleTransfer(LightningModule):
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         activation_checkpointing: recompute untapped VGG activations in the backward pass:
             about 28% less memory per pixel for about 40% more time per step.
+        tile_size: run VGG19 on tiles of this many px (or ``auto``: from the free memory) when
+            the image is larger, so that memory follows the tile (README, "Print size"); the
+            style statistics stay those of the whole image (``nst.tiling``). ``None``: untiled.
+        tile_halo: px of context around each tile (96: exact features up to relu5_1).
     """
 
     def __init__(
@@ -68,6 +82,8 @@ class NeuralStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: Pooling = "max",
         activation_checkpointing: bool = False,
+        tile_size: Pixels | Literal["auto"] | None = None,
+        tile_halo: NonNegativeInt = DEFAULT_HALO,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -79,6 +95,7 @@ class NeuralStyleTransfer(LightningModule):
         self.batches: list[list[Pair]] = []  # the pairs in each of ``images``, row by row
         self.images = nn.ParameterList()
         self.vgg: VGGFeatures | None = None
+        self.tiling: Tiling | None = None
 
     def receive(self, pairs: list[Pair]) -> None:
         """This device's pairs (the data module hands them over); same-size pairs share a batch."""
@@ -103,6 +120,7 @@ class NeuralStyleTransfer(LightningModule):
             self.vgg_weights = load_weights(self.hparams.weights)  # callbacks share its tensors
             self.vgg = VGGFeatures(self.vgg_weights, self.definition.layers,
                                    self.hparams.pooling, self.hparams.activation_checkpointing)
+            self.tiling = resolve_tiling(self, self.definition.style_loss)
         if not len(self.images):
             for batch in self.batches:
                 self.images.append(nn.Parameter(torch.cat([pair.start for pair in batch])))
@@ -119,7 +137,7 @@ class NeuralStyleTransfer(LightningModule):
         """Every pair's objective: its targets, computed once on the training device."""
         for pair in self.pairs:
             pair.objective = StyleObjective.build(self.vgg, self.definition, pair.target_content, pair.target_styles,
-                                                  self.loss_weights, pair.blend, pair.masks, pair.seed)
+                                                  self.loss_weights, pair.blend, pair.masks, pair.seed, self.tiling)
             if self.hparams.strength_reference_size:
                 keep_balance_of(self.hparams.strength_reference_size, pair, self.definition, len(self.pairs) > 1)
 
@@ -128,6 +146,9 @@ class NeuralStyleTransfer(LightningModule):
         """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
         out = []
         for image, batch in zip(self.images, self.batches):
+            if batch[0].objective.tiles(image):  # tile by tile, image by image (``nst.tiling``)
+                out += [(p.objective.weights, p.objective.tiled.terms(image[r: r + 1])) for r, p in enumerate(batch)]
+                continue
             features = self.vgg(image)
             for row, pair in enumerate(batch):
                 own = {k: f[row: row + 1] for k, f in features.items()} if len(batch) > 1 else features

@@ -159,3 +159,24 @@ def autocast_state(image: torch.Tensor):
         return nullcontext
     dtype = torch.get_autocast_dtype(device)
     return lambda: torch.autocast(device_type=device, dtype=dtype)
+
+
+def resolve_tiling(model, style_loss: str) -> Tiling | None:
+    """The model's tiling from its ``tile_size`` and ``tile_halo`` (``auto``: the largest tile
+    that fits the free memory beside the images, ``nst.memory``), or ``None``."""
+    h = model.hparams
+    if h.tile_size is None:
+        return None
+    check_tileable(style_loss)
+    tile = h.tile_size
+    trainer = model._trainer
+    if tile == "auto":
+        from nst.memory import auto_tile
+
+        pixels = sum(image.numel() // 3 for image in model.images) or sum(
+            pair.start[0, 0].numel() for pair in model.pairs)
+        precision = str(trainer.precision) if trainer is not None else "32-true"
+        tile = auto_tile(pixels, model.device.type, precision, h.activation_checkpointing, h.tile_halo)
+    progress = trainer is not None and trainer.progress_bar_callback is not None
+    seed = model.pairs[0].seed if model.pairs else 0
+    return Tiling(model.vgg, tile, h.tile_halo, seed, progress)
