@@ -60,7 +60,7 @@ class NeuralStyleTransfer(LightningModule):
         tile_size: run VGG19 on tiles of this many px (or ``auto``: from the free memory) when
             the image is larger, so that memory follows the tile (README, "Print size"); the
             style statistics stay those of the whole image (``nst.tiling``). ``None``: untiled.
-        tile_halo: px of context around each tile (96: exact features up to relu5_1).
+        tile_halo: px of context around each tile (80: exact features up to relu5_1).
     """
 
     def __init__(
