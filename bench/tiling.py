@@ -30,8 +30,13 @@ from run import CONTENT, STYLE, peak_rss_mib  # noqa: E402
 
 from nst.features import VGGFeatures  # noqa: E402
 from nst.inputs import pair_from_paths  # noqa: E402
-from nst.objective import GATYS_STYLE_LAYERS, LossDefinition, LossWeights, StyleObjective  # noqa: E402
-from nst.tiles import ALIGN, Tiling  # noqa: E402
+from nst.objective import (  # noqa: E402
+    GATYS_STYLE_LAYERS,
+    LossDefinition,
+    LossWeights,
+    StyleObjective,
+)
+from nst.tiles import Tiling, seam_ratio  # noqa: E402
 from nst.weights import load_weights  # noqa: E402
 
 LAYERS = [*GATYS_STYLE_LAYERS, "relu4_2"]
@@ -115,16 +120,6 @@ def time_table(opts) -> None:
     for name, values in seconds.items():
         t = np.median(values)
         print(f"| {name} | {t:.2f} | {t / mp:.2f} | {t / base:.2f}x |")
-
-
-def seam_ratio(update: np.ndarray) -> float:
-    """Mean |neighbour difference| of an image across the 16 px lines (where tile edges lie)
-    over its mean elsewhere (tests/test_tiling.py has the same measure)."""
-    dx = np.abs(np.diff(update, axis=1)).mean(axis=(0, 2))
-    dy = np.abs(np.diff(update, axis=0)).mean(axis=(1, 2))
-    on = [d[i] for d in (dx, dy) for i in range(ALIGN - 1, len(d), ALIGN)]
-    off = [d[i] for d in (dx, dy) for i in range(len(d)) if i % ALIGN != ALIGN - 1]
-    return float(np.mean(on) / np.mean(off))
 
 
 def fidelity_table(opts) -> None:

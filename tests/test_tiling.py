@@ -18,8 +18,13 @@ from nst.losses import GramLoss, MeanStdLoss, Wasserstein2Loss, pixel_gram
 from nst.losses.guides import resize_guide
 from nst.losses.moments import Moments
 from nst.memory import auto_tile
-from nst.objective import GATYS_STYLE_LAYERS, LossDefinition, LossWeights, StyleObjective
-from nst.tiles import ALIGN, DEFAULT_HALO, Tiling, tile_grid
+from nst.objective import (
+    GATYS_STYLE_LAYERS,
+    LossDefinition,
+    LossWeights,
+    StyleObjective,
+)
+from nst.tiles import ALIGN, DEFAULT_HALO, Tiling, seam_ratio
 from tests.conftest import tiny_args, tiny_pair
 
 LAYERS = [*GATYS_STYLE_LAYERS, "relu4_2"]
@@ -139,16 +144,6 @@ def test_tiled_gradient_under_bf16_follows_the_fp32_one(random_weights):
     assert torch.nn.functional.cosine_similarity(bf16.flatten(), fp32.flatten(), dim=0) > 0.99
 
 
-def seam_ratio(image: np.ndarray, every: int = ALIGN) -> float:
-    """Mean |difference between neighbouring pixels| across the lines where tile edges can lie
-    (every 16 px) over its mean elsewhere: 1 for an image without seams on that grid."""
-    dx = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))  # between column x and x+1
-    dy = np.abs(np.diff(image, axis=0)).mean(axis=(1, 2))
-    on = [d[i] for d in (dx, dy) for i in range(every - 1, len(d), every)]
-    off = [d[i] for d in (dx, dy) for i in range(len(d)) if i % every != every - 1]
-    return float(np.mean(on) / np.mean(off))
-
-
 def final(cli) -> np.ndarray:
     return np.asarray(Image.open(f"{cli.trainer.log_dir}/final.png")).astype(float)
 
@@ -164,6 +159,13 @@ def test_a_tiled_run_matches_the_untiled_run_without_seams(tmp_path):
     assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.05
     start = tiled.model.pairs[0].start[0].permute(1, 2, 0).numpy() * 255
     assert abs(seam_ratio(b - start) - 1) < 0.05
+
+
+def test_the_seam_measure_sees_a_seam():
+    update = np.random.default_rng(0).normal(scale=0.1, size=(96, 96, 3))
+    assert abs(seam_ratio(update) - 1) < 0.05
+    update[:, 32:] += 0.5  # one step across a tile edge (between columns 31 and 32)
+    assert seam_ratio(update) > 1.05
 
 
 def test_a_tiled_run_resumes_where_it_stopped(tmp_path):
