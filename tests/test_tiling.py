@@ -194,3 +194,12 @@ def test_auto_tile_follows_free_memory(monkeypatch):
     monkeypatch.setattr(nst.memory, "free_memory", lambda device: 1 << 30)
     with pytest.raises(ConfigError, match="no room for a 64 px tile"):
         auto_tile(1_000_000, "cpu", "32-true", False, DEFAULT_HALO)
+
+
+def test_size_auto_with_tiles_is_limited_by_the_whole_image_buffers_only(monkeypatch):
+    import nst.memory
+
+    monkeypatch.setattr(nst.memory, "free_memory", lambda device: 8 << 30)
+    untiled, _ = nst.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
+    tiled, why = nst.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False, tiled=True)
+    assert untiled < 2000 and tiled == 4000 and "tiled" in why
