@@ -147,7 +147,8 @@ class NeuralStyleTransfer(LightningModule):
         out = []
         for image, batch in zip(self.images, self.batches):
             if batch[0].objective.tiles(image):  # tile by tile, image by image (``nst.tiling``)
-                out += [(p.objective.weights, p.objective.tiled.terms(image[r: r + 1])) for r, p in enumerate(batch)]
+                rows = [image] if len(batch) == 1 else image.split(1)  # a slice's backward costs a copy
+                out += [(p.objective.weights, p.objective.tiled.terms(row)) for row, p in zip(rows, batch)]
                 continue
             features = self.vgg(image)
             for row, pair in enumerate(batch):
