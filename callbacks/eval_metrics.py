@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_info
 
 from nst.config_types import PositiveInt
 from nst.features import VGGFeatures
@@ -25,6 +26,11 @@ class EvalMetrics(Callback):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.enabled:
+            return
+        tiling = getattr(pl_module, "tiling", None)
+        if tiling is not None and any(tiling.applies(pair.start) for pair in pl_module.pairs):
+            rank_zero_info("nst: eval metrics skipped: they run VGG19 on the whole image, which tiling "
+                           "(model.tile_size) avoids; the logged losses are the whole image's")
             return
         run_dir(trainer)  # on every device at once (see nst.outputs)
         vgg = VGGFeatures(pl_module.vgg_weights, EVAL_LAYERS).to(pl_module.device)

@@ -166,7 +166,7 @@ def resolve_auto_size(config: Namespace) -> None:
     devices = config.trainer.devices
     world = devices if isinstance(devices, int) and devices > 0 else 1
     d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
-                     config.model.activation_checkpointing, d.max_input_pixels)
+                     config.model.activation_checkpointing, d.max_input_pixels, config.model.tile_size is not None)
 
 
 class OutOfMemory(NSTError):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from jsonargparse.typing import (
                                 ClosedUnitInterval,
+                                NonNegativeInt,
                                 PositiveFloat,
                                 PositiveInt,
                                 restricted_number_type,
@@ -19,4 +20,5 @@ Decay = restricted_number_type("Decay", float, [(">=", 0), ("<", 1)], docstring=
 Optimizer = Literal["adam", "lbfgs"]
 Pooling = Literal["max", "avg"]
 
-__all__ = ["ClosedUnitInterval", "Decay", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt", "Seed", "Weight"]
+__all__ = ["ClosedUnitInterval", "Decay", "NonNegativeInt", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt",
+           "Seed", "Weight"]

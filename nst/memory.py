@@ -23,6 +23,13 @@ BYTES_PER_PIXEL = {
 }
 SAFETY = 0.8  # use at most this share of the free memory
 RESERVE = 1 << 30  # and leave this much for the weights, targets and evaluation
+# Bytes per pixel of the whole image that a tiled run holds beside the tile's work: the image,
+# its gradient, Adam's two moments, the photo, the start, the content target (relu4_2: 32 B/px)
+# and the saved images. Measured by bench/tiling.py (the slope of peak RSS over image size with
+# a fixed tile; BENCHMARKS.md).
+TILED_BYTES_PER_PIXEL = 150
+MAX_AUTO_TILE = 2048
+TILE_SHARE = 2 << 30  # what size: auto leaves for the tile's work when tiled
 
 
 def free_memory(accelerator: str) -> int:
@@ -46,13 +53,17 @@ def auto_size(
     accelerator: str,
     precision: str,
     checkpointing: bool,
+    tiled: bool = False,
 ) -> tuple[int, str]:
     """(long side, a line saying why): the largest size at which ``images`` images of this
-    aspect ratio fit, never above the photo's own long side (upscaling adds no detail)."""
+    aspect ratio fit, never above the photo's own long side (upscaling adds no detail).
+    ``tiled``: only the whole-image buffers count (the tile takes what is left of a 2 GiB share)."""
     device = resolve_accelerator(accelerator)
     free = free_memory(device)
     per_pixel = BYTES_PER_PIXEL[("bf16" in str(precision), bool(checkpointing))]
     budget = free * SAFETY - RESERVE
+    if tiled:
+        per_pixel, budget = TILED_BYTES_PER_PIXEL, budget - TILE_SHARE
     h, w = content_hw
     pixels = budget / (per_pixel * max(1, images))
     long_side = int(math.sqrt(max(pixels, 0) * max(h, w) / min(h, w)))
@@ -64,13 +75,13 @@ def auto_size(
     size = min(long_side, max(h, w))
     why = (f"nst: size auto -> {size} px ({free / 2**30:.1f} GiB free on {device}, about "
            f"{per_pixel / 1024:.1f} KiB per pixel for {precision}"
-           f"{' with activation checkpointing' if checkpointing else ''}; "
+           f"{' with activation checkpointing' if checkpointing else ''}{', tiled' if tiled else ''}; "
            f"{'the photo is ' + str(max(h, w)) + ' px' if size < long_side else 'largest that fits'})")
     return size, why
 
 
 def resolve_auto_size(content: str, pairs: int, world: int, accelerator: str, precision: str,
-                      checkpointing: bool, max_input_pixels: int) -> int:
+                      checkpointing: bool, max_input_pixels: int, tiled: bool = False) -> int:
     """``size: auto`` for a run of ``pairs`` pairs on ``world`` devices whose first photo is
     ``content``; says what it chose, and why, in one line."""
     from nst.images import load_image
@@ -80,6 +91,26 @@ def resolve_auto_size(content: str, pairs: int, world: int, accelerator: str, pr
         photo = read_clip(content, lambda frame: frame, ClipOptions(max_frames=1), max_input_pixels).frame(0)
     else:
         photo = load_image(content, "content image", max_input_pixels)
-    size, why = auto_size(tuple(photo.shape[-2:]), math.ceil(pairs / world), accelerator, precision, checkpointing)
+    size, why = auto_size(tuple(photo.shape[-2:]), math.ceil(pairs / world), accelerator, precision, checkpointing,
+                          tiled)
     print(why)
     return size
+
+
+
+def auto_tile(pixels: int, accelerator: str, precision: str, checkpointing: bool, halo: int) -> int:
+    """``tile_size: auto``: the largest tile (core px, a multiple of 16) whose step fits in the
+    free memory beside ``pixels`` pixels of whole-image buffers; says what it chose."""
+    device = resolve_accelerator(accelerator)
+    free = free_memory(device)
+    per_pixel = BYTES_PER_PIXEL[("bf16" in str(precision), bool(checkpointing))]
+    budget = free * SAFETY - RESERVE - pixels * TILED_BYTES_PER_PIXEL
+    side = int(math.sqrt(max(budget, 0) / per_pixel)) - 2 * halo
+    tile = min(MAX_AUTO_TILE, side // 16 * 16)
+    if tile < 64:
+        raise ConfigError(
+            f"tile_size auto found {free / 2**30:.1f} GiB free on {device}: the image's own buffers "
+            f"({pixels * TILED_BYTES_PER_PIXEL / 2**30:.1f} GiB) leave no room for a 64 px tile. "
+            "Fix: a smaller data.size, or free memory")
+    print(f"nst: tile_size auto -> {tile} px ({free / 2**30:.1f} GiB free on {device}; halo {halo} px)")
+    return tile

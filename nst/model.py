@@ -14,7 +14,9 @@ from nst.checkpoints import ImageCheckpoints
 from nst.config_types import (
     ClosedUnitInterval,
     Decay,
+    NonNegativeInt,
     Optimizer,
+    Pixels,
     Pooling,
     PositiveFloat,
     PositiveInt,
@@ -35,6 +37,8 @@ from nst.schedule import (
     start_averages,
 )
 from nst.strength import build_objectives
+from nst.tiles import DEFAULT_HALO, Tiling
+from nst.tiling import resolve_tiling
 from nst.weights import load_weights
 
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
@@ -76,6 +80,10 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
             (``nst.temporal``): the weight of the temporal loss (0: off), each frame's start
             (``warped``: the previous result carried by the optical flow; ``content``: its photo)
             and the steps of the first frame and of each later one.
+        tile_size: run VGG19 on tiles of this many px (or ``auto``: from the free memory) when
+            the image is larger, so that memory follows the tile (README, "Print size"); the
+            style statistics stay those of the whole image (``nst.tiling``). ``None``: untiled.
+        tile_halo: px of context around each tile (80: exact features up to relu5_1).
     """
 
     def __init__(
@@ -106,6 +114,8 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         video_init: Literal["warped", "content"] = "warped",
         steps_first_frame: PositiveInt = 300,
         steps_per_frame: PositiveInt = 100,
+        tile_size: Pixels | Literal["auto"] | None = None,
+        tile_halo: NonNegativeInt = DEFAULT_HALO,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -121,6 +131,7 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         self.stage_size: int | None = None  # the long side the objectives are built for
         self.averages: list[ImageEMA] = []  # one per image parameter, with ema_decay > 0
         self.restored_averages: list[dict] | None = None
+        self.tiling: Tiling | None = None
 
     def receive(self, pairs: list[Pair]) -> None:
         """This device's pairs (the data module hands them over); same-size pairs share a batch."""
@@ -145,6 +156,7 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
             self.vgg_weights = load_weights(self.hparams.weights)  # callbacks share its tensors
             self.vgg = VGGFeatures(self.vgg_weights, self.definition.layers,
                                    self.hparams.pooling, self.hparams.activation_checkpointing)
+            self.tiling = resolve_tiling(self, self.definition.style_loss)
         if not len(self.images):
             for batch in self.batches:
                 self.images.append(nn.Parameter(torch.cat([pair.start for pair in batch])))
@@ -183,7 +195,8 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         self.averages = start_averages(self.images, self.hparams.ema_decay, self.restored_averages)
         self.restored_averages = None
         reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
-        build_objectives(self.pairs, size, self.vgg, self.definition, self.loss_weights, reference)
+        build_objectives(self.pairs, size, self.vgg, self.definition, self.loss_weights, reference,
+                         self.tiling)
         self.stage_size = size
 
     # ------------------------------------------------------------------ optimisation
@@ -191,6 +204,10 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
         out = []
         for image, batch in zip(self.images, self.batches):
+            if batch[0].objective.tiles(image):  # tile by tile, image by image (``nst.tiling``)
+                rows = [image] if len(batch) == 1 else image.split(1)  # a slice's backward costs a copy
+                out += [(p.objective.weights, p.objective.tiled.terms(row)) for row, p in zip(rows, batch)]
+                continue
             features = self.vgg(image)
             for row, pair in enumerate(batch):
                 own = {k: f[row: row + 1] for k, f in features.items()} if len(batch) > 1 else features

@@ -28,6 +28,8 @@ from nst.losses import (
     lookup,
 )
 from nst.seeds import derive_seed
+from nst.tiles import Tiling
+from nst.tiling import TiledObjective, check_tileable
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -93,26 +95,37 @@ class StyleObjective(nn.Module):
     The targets are buffers of the content/style loss modules; ``vgg`` is the caller's network. ``terms`` returns the unweighted ``content``, ``style`` and ``tv``;
     ``forward`` adds ``total``."""
 
-    def __init__(self, vgg: VGGFeatures, content: nn.Module, style: nn.Module, tv: TVLoss, weights: LossWeights):
+    def __init__(self, vgg: VGGFeatures, content: nn.Module, style: nn.Module, tv: TVLoss, weights: LossWeights,
+                 tiling: Optional[Tiling] = None):
         super().__init__()
         self.vgg = vgg  # the caller's network (one for every pair), not a copy
         self.content, self.style, self.tv = content, style, tv
         self.weights = weights
         self.temporal: Optional[nn.Module] = None  # a video frame's TemporalLoss (nst.temporal)
+        self.tiled = TiledObjective(self, tiling) if tiling is not None else None
 
     @classmethod
     def build(cls, vgg: VGGFeatures, definition: LossDefinition, content: torch.Tensor,
               styles: tuple[torch.Tensor, ...], weights: LossWeights, blend: Optional[dict[int, float]] = None,
-              masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None, seed: int = 0) -> StyleObjective:
+              masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None, seed: int = 0,
+              tiling: Optional[Tiling] = None) -> StyleObjective:
         """Targets from the photo ``content`` and the paintings ``styles`` (1x3xHxW in [0, 1]):
         ``blend`` weights the paintings ({index: weight}, default equal); ``masks`` holds one
-        (guide over the painting, guide over the photo) per painting."""
+        (guide over the painting, guide over the photo) per painting. With a ``tiling`` that
+        applies to the photo, the targets are gathered tile by tile too (``nst.tiling``)."""
         device = vgg.mean.device
         blend = blend or {i: 1 / len(styles) for i in range(len(styles))}
-        with torch.no_grad():
-            content_features = vgg(content.to(device))
-            style_features = [vgg(styles[s].to(device)) for s in blend]
         d = definition
+        tiling = tiling if tiling is not None and tiling.applies(content) else None
+        if tiling is None:
+            with torch.no_grad():
+                content_features = vgg(content.to(device))
+                style_features = [vgg(styles[s].to(device)) for s in blend]
+        else:
+            check_tileable(d.style_loss)
+            content_features = tiling.features(content.to(device), d.content_layers)
+            style_features = [tiling.moments(styles[s].to(device), d.style_layers,
+                                             masks[s][0].to(device) if masks is not None else None) for s in blend]
         content_loss = build_layer_losses("content", d.content_loss, d.content_loss_options, content_features,
                                           d.content_layers, seed, normalize_gradients=d.normalize_gradients)
         per_style = []
@@ -121,7 +134,7 @@ class StyleObjective(nn.Module):
             per_style.append(build_layer_losses("style", d.style_loss, d.style_loss_options, features,
                                                 d.style_layers, derive_seed(seed, s), *guides,
                                                 normalize_gradients=d.normalize_gradients))
-        return cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights)
+        return cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights, tiling)
 
     def terms(self, features: dict[str, torch.Tensor], image: torch.Tensor, tv: bool = True) -> dict:
         """Unweighted losses from ``features = vgg(image)``. TV costs a pass over the pixels:
@@ -146,12 +159,19 @@ class StyleObjective(nn.Module):
         self.content = build_layer_losses("content", d.content_loss, d.content_loss_options, features,
                                           d.content_layers, seed)
 
+    def tiles(self, image: torch.Tensor) -> bool:
+        """Whether ``image`` is computed tile by tile (a tiling larger images than one tile)."""
+        return self.tiled is not None and self.tiled.tiling.applies(image)
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = self.terms(self.vgg(image), image)
+        terms = self.tiled.terms(image) if self.tiles(image) else self.terms(self.vgg(image), image)
         return {**terms, "total": self.weights.total(terms)}
 
     def resample(self, step: int) -> None:
-        """Losses that draw random numbers (sliced Wasserstein) draw step ``step``'s."""
+        """Losses that draw random numbers (sliced Wasserstein) draw step ``step``'s; a tiling
+        moves its grid."""
+        if self.tiled is not None:
+            self.tiled.step = step
         for module in self.modules():
             if module is not self and hasattr(module, "resample"):
                 module.resample(step)
@@ -160,7 +180,11 @@ class StyleObjective(nn.Module):
         """||∇ style|| / ||∇ content|| (unweighted) at ``image``: Adam ignores a common scale,
         so this ratio, times β/α, is what sets the look."""
         image = image.detach().requires_grad_(True)
-        features = self.vgg(image)
-        norms = [torch.autograd.grad(loss(features), image, retain_graph=True)[0].norm()
-                 for loss in (self.style, self.content)]
+        if self.tiles(image):
+            terms = self.tiled.terms(image)
+            losses = [terms["style"], terms["content"]]
+        else:
+            features = self.vgg(image)
+            losses = [self.style(features), self.content(features)]
+        norms = [torch.autograd.grad(loss, image, retain_graph=True)[0].norm() for loss in losses]
         return float(norms[0] / norms[1].clamp(min=1e-30))

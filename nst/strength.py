@@ -52,13 +52,13 @@ def keep_balance_of(reference_size: int, pair: Pair, definition: LossDefinition,
 
 
 def build_objectives(pairs: list[Pair], size: int, vgg, definition: LossDefinition, weights: LossWeights,
-                     reference_size: int | None) -> None:
+                     reference_size: int | None, tiling=None) -> None:
     """Every pair's objective with targets at ``size`` px (its own size, or a coarse stage's),
     keeping the balance of ``reference_size`` when given."""
     for pair in pairs:
         at_size = pair if size == max(pair.content.shape[-2:]) else pair.resized(size)
         at_size.objective = StyleObjective.build(vgg, definition, at_size.target_content, at_size.target_styles,
-                                                 weights, pair.blend, pair.masks, pair.seed)
+                                                 weights, pair.blend, pair.masks, pair.seed, tiling)
         if reference_size:
             keep_balance_of(reference_size, at_size, definition, len(pairs) > 1)
         pair.objective = at_size.objective

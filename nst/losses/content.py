@@ -38,6 +38,20 @@ class ContentLoss(nn.Module):
                 return total / (4 * features[0].numel())
             return total
 
+    def partial(self, features: torch.Tensor, where: tuple[slice, slice]) -> torch.Tensor:
+        """The share of the loss of the pixels ``where`` (rows, columns of the target) whose
+        features are given: the shares of disjoint parts add up to the loss (``nst.tiling``)."""
+        with full_precision(features):
+            total = (upcast(features) - self.target[..., where[0], where[1]]).pow(2).sum()
+            if self.normalization == "mean":
+                return total / self.target.numel()
+            total = total / features.shape[0]
+            if self.normalization == "gatys":
+                return total / 2
+            if self.normalization == "coursera":
+                return total / (4 * self.target[0].numel())
+            return total
+
 
 @register_content_loss("cosine", 1.7e6)
 class CosineContentLoss(nn.Module):
@@ -53,3 +67,10 @@ class CosineContentLoss(nn.Module):
         with full_precision(features):
             cos = F.cosine_similarity(upcast(features), self.target, dim=1, eps=self.eps)
             return (1 - cos).mean()
+
+    def partial(self, features: torch.Tensor, where: tuple[slice, slice]) -> torch.Tensor:
+        """The share of the pixels ``where`` (see :meth:`ContentLoss.partial`)."""
+        with full_precision(features):
+            target = self.target[..., where[0], where[1]]
+            cos = F.cosine_similarity(upcast(features), target, dim=1, eps=self.eps)
+            return (1 - cos).sum() * self.target.shape[1] / self.target.numel()

@@ -9,6 +9,7 @@ from torch import nn
 
 from nst.losses.common import flatten, full_precision
 from nst.losses.guides import guided_flatten, register_guides
+from nst.losses.moments import Moments
 from nst.losses.registry import register_style_loss
 
 GramNormalization = Literal["gatys", "coursera", "none"]
@@ -58,27 +59,41 @@ class GramLoss(nn.Module):
     ``coursera``: sum D^2 / (4 C^2), the seeds' J_style = 1/(4 nC^2 (nH nW)^2) sum (G_S - G_G)^2;
     ``none``: sum (D H W)^2, the raw Gram matrices (grows with the image size).
     Guides (``nst.losses.guides``) give Gatys et al. 2017's guided Gram matrices.
+    ``target_features`` may be :class:`Moments` (gathered over tiles, guide included);
+    :meth:`from_moments` is the loss of the image whose moments are given (``nst.tiling``).
     """
 
     def __init__(
         self,
-        target_features: torch.Tensor,
+        target_features: torch.Tensor | Moments,
         normalization: GramNormalization = "gatys",
         target_guide: Optional[torch.Tensor] = None,
         input_guide: Optional[torch.Tensor] = None,
     ):
         super().__init__()
         self.normalization = normalization
-        self.register_buffer("target", pixel_gram(target_features.detach(), target_guide), persistent=False)
+        if isinstance(target_features, Moments):
+            target = target_features.detach().gram()
+        else:
+            target = pixel_gram(target_features.detach(), target_guide)
+        self.register_buffer("target", target, persistent=False)
         register_guides(self, input_guide)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, c, h, w = features.shape
-        diff = pixel_gram(features, self.input_guide) - self.target
+        return self.distance(pixel_gram(features, self.input_guide), h * w)
+
+    def from_moments(self, moments: Moments) -> torch.Tensor:
+        """The loss of the image whose (guided) moments these are."""
+        return self.distance(moments.gram(), moments.pixels)
+
+    def distance(self, gram: torch.Tensor, pixels) -> torch.Tensor:
+        c = gram.shape[-1]
+        diff = gram - self.target
         if self.normalization == "gatys":
             per_image = (diff / c).pow(2).sum(dim=(1, 2))
         elif self.normalization == "coursera":
             per_image = diff.pow(2).sum(dim=(1, 2)) / (4 * c * c)
         else:
-            per_image = (diff * (h * w)).pow(2).sum(dim=(1, 2))
+            per_image = (diff * pixels).pow(2).sum(dim=(1, 2))
         return per_image.mean()

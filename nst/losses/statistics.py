@@ -9,6 +9,7 @@ from torch import nn
 
 from nst.losses.common import flatten, full_precision, sqrtm_psd
 from nst.losses.guides import guided_mean_cov, guided_mean_var, register_guides
+from nst.losses.moments import Moments
 from nst.losses.registry import register_style_loss
 
 
@@ -29,19 +30,22 @@ def mean_std(
 @register_style_loss("mean_std", 1.3e3)
 class MeanStdLoss(nn.Module):
     """AdaIN statistics: mean_c (mu_c - mu_c^s)^2 + mean_c (sigma_c - sigma_c^s)^2 over the
-    channels c."""
+    channels c. The target may be given as :class:`Moments`; :meth:`from_moments` (tiling)."""
 
     def __init__(
         self,
-        target_features: torch.Tensor,
+        target_features: torch.Tensor | Moments,
         eps: float = 1e-5,
         target_guide: Optional[torch.Tensor] = None,
         input_guide: Optional[torch.Tensor] = None,
     ):
         super().__init__()
         self.eps = eps
-        with full_precision(target_features):
-            mean, std = mean_std(target_features.detach(), eps, target_guide)
+        if isinstance(target_features, Moments):
+            mean, std = target_features.mean(), (target_features.variance() + eps).sqrt()
+        else:
+            with full_precision(target_features):
+                mean, std = mean_std(target_features.detach(), eps, target_guide)
         self.register_buffer("target_mean", mean, persistent=False)
         self.register_buffer("target_std", std, persistent=False)
         register_guides(self, input_guide)
@@ -49,7 +53,13 @@ class MeanStdLoss(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
             mean, std = mean_std(features, self.eps, self.input_guide)
-            return (mean - self.target_mean).pow(2).mean() + (std - self.target_std).pow(2).mean()
+            return self.distance(mean, std)
+
+    def from_moments(self, moments: Moments) -> torch.Tensor:
+        return self.distance(moments.mean(), (moments.variance() + self.eps).sqrt())
+
+    def distance(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return (mean - self.target_mean).pow(2).mean() + (std - self.target_std).pow(2).mean()
 
 
 def mean_cov(features: torch.Tensor, guide: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,11 +79,12 @@ class Wasserstein2Loss(nn.Module):
     features, divided by the number of channels C:
 
     (||mu - mu_s||^2 + tr(S) + tr(S_s) - 2 tr((S_s^1/2 S S_s^1/2)^1/2)) / C.
+    The target may be given as :class:`Moments`; :meth:`from_moments` (tiling).
     """
 
     def __init__(
         self,
-        target_features: torch.Tensor,
+        target_features: torch.Tensor | Moments,
         eps: float = 1e-8,
         target_guide: Optional[torch.Tensor] = None,
         input_guide: Optional[torch.Tensor] = None,
@@ -81,8 +92,12 @@ class Wasserstein2Loss(nn.Module):
         super().__init__()
         self.eps = eps
         register_guides(self, input_guide)
-        with full_precision(target_features):
-            mean, cov = mean_cov(target_features.detach(), target_guide)
+        given = target_features.first if isinstance(target_features, Moments) else target_features
+        with full_precision(given):
+            if isinstance(target_features, Moments):
+                mean, cov = target_features.mean(), target_features.covariance()
+            else:
+                mean, cov = mean_cov(target_features.detach(), target_guide)
             self.register_buffer("target_mean", mean, persistent=False)
             self.register_buffer("target_cov_sqrt", sqrtm_psd(cov, eps), persistent=False)
             self.register_buffer(
@@ -91,7 +106,13 @@ class Wasserstein2Loss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
-            mean, cov = mean_cov(features, self.input_guide)
+            return self.distance(*mean_cov(features, self.input_guide))
+
+    def from_moments(self, moments: Moments) -> torch.Tensor:
+        return self.distance(moments.mean(), moments.covariance())
+
+    def distance(self, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+        with full_precision(cov):
             root = self.target_cov_sqrt.to(cov.dtype)
             cross = root @ cov @ root
             cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh
@@ -101,4 +122,4 @@ class Wasserstein2Loss(nn.Module):
                 (mean - self.target_mean).pow(2).sum(-1)
                 + trace + self.target_trace - 2 * cross_trace
             )
-            return (w2 / features.shape[1]).mean()
+            return (w2 / cov.shape[-1]).mean()
