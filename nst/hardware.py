@@ -46,7 +46,10 @@ def has_bf16_flag(cpuinfo: str) -> bool:
 def usable_precision(precision: str, accelerator: str) -> tuple[str, str | None]:
     """(precision to run, a line saying why if it differs): bf16 on a CPU that would emulate it
     falls back to 32-true, which gives the same picture (BENCHMARKS.md) without the slowdown."""
-    if "bf16" not in str(precision) or resolve_accelerator(accelerator) != "cpu" or native_bf16_cpu():
+    device = resolve_accelerator(accelerator)
+    if "bf16" in str(precision) and device == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return "16-mixed", (f"nst: this GPU has no bf16 (before Ampere); running 16-mixed instead of {precision}")
+    if "bf16" not in str(precision) or device != "cpu" or native_bf16_cpu():
         return precision, None
     return "32-true", (
         f"nst: this CPU has no bf16 instructions (no AVX512-BF16, AMX or Arm BF16), so {precision} would be "

@@ -36,12 +36,12 @@ from nst.schedule import (
     size_at,
     start_averages,
 )
-from nst.strength import build_objectives
+from nst.strength import build_objectives, stage_side
 from nst.tiles import DEFAULT_HALO, Tiling
 from nst.tiling import resolve_tiling
 from nst.weights import load_weights
 
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}  # adam 0.05: issue 11 (README, "Time to a finished picture")
 
 
 class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
@@ -63,7 +63,7 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
             ``style_layers=None``: the style loss's own default (Gatys' five).
         strength_reference_size: scale β at the start so that this run keeps the style/content
             balance of this size (``nst.strength``).
-        optimizer, lr, lbfgs_max_iter: ``adam`` (lr 0.02 in pixel units) or ``lbfgs`` (lr 1.0).
+        optimizer, lr, lbfgs_max_iter: ``adam`` (lr 0.05 in pixel units) or ``lbfgs`` (lr 1.0).
         weights: ``vgg19-caffe``, ``vgg19-torchvision``, ``random`` (tests) or a weights file.
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         activation_checkpointing: recompute untapped VGG activations in the backward pass:
@@ -73,7 +73,7 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
             image and Adam's moments are resized from stage to stage (``nst.schedule``).
         final_stage_share: the share of ``trainer.max_steps`` spent at the last stage.
         ema_decay: the output is a moving average of the iterates with this decay (0: the last
-            iterate), restarted at each stage.
+            iterate), restarted at each stage; 0.9 evens out Adam's jitter at lr 0.05.
         normalize_gradients: jcjohnson's: each layer loss's gradient L1-normalised.
         lr_schedule: ``cosine``: Adam's lr falls from ``lr`` to 0 over ``trainer.max_steps``.
         temporal_weight, video_init, steps_first_frame, steps_per_frame: a video's frames
@@ -107,7 +107,7 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         activation_checkpointing: bool = False,
         stages: Stages = None,
         final_stage_share: ClosedUnitInterval = 0.2,
-        ema_decay: Decay = 0.0,
+        ema_decay: Decay = 0.9,
         normalize_gradients: bool = False,
         lr_schedule: Literal["constant", "cosine"] = "constant",
         temporal_weight: Weight = 1e4,
@@ -190,12 +190,14 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         if size == self.stage_size:
             return
         optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
-        shapes = [scaled_size(*batch[0].content.shape[-2:], size) for batch in self.batches]
+        shapes = [scaled_size(*batch[0].content.shape[-2:], stage_side(batch[0], size / self.final_size))
+                  for batch in self.batches]
         resize_images(self.images, shapes, [a.get() for a in self.averages], optimizer)
-        self.averages = start_averages(self.images, self.hparams.ema_decay, self.restored_averages)
+        video = any(pair.clip is not None for pair in self.pairs)  # frames: the temporal loss steadies them
+        self.averages = start_averages(self.images, 0.0 if video else self.hparams.ema_decay, self.restored_averages)
         self.restored_averages = None
         reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
-        build_objectives(self.pairs, size, self.vgg, self.definition, self.loss_weights, reference,
+        build_objectives(self.pairs, size / self.final_size, self.vgg, self.definition, self.loss_weights, reference,
                          self.tiling)
         self.stage_size = size
 

@@ -51,12 +51,18 @@ def keep_balance_of(reference_size: int, pair: Pair, definition: LossDefinition,
                    f"{size} px keeps the balance of {reference_size} px")
 
 
-def build_objectives(pairs: list[Pair], size: int, vgg, definition: LossDefinition, weights: LossWeights,
+def stage_side(pair: Pair, fraction: float) -> int:
+    """``pair``'s long side at a stage ``fraction`` of the run's size (1: its own)."""
+    own = max(pair.content.shape[-2:])
+    return own if fraction == 1 else max(16, round(own * fraction))
+
+
+def build_objectives(pairs: list[Pair], fraction: float, vgg, definition: LossDefinition, weights: LossWeights,
                      reference_size: int | None, tiling=None) -> None:
-    """Every pair's objective with targets at ``size`` px (its own size, or a coarse stage's),
+    """Every pair's objective with targets at ``fraction`` of its size (1, or a coarse stage's),
     keeping the balance of ``reference_size`` when given."""
     for pair in pairs:
-        at_size = pair if size == max(pair.content.shape[-2:]) else pair.resized(size)
+        at_size = pair if fraction == 1 else pair.resized(stage_side(pair, fraction))
         at_size.objective = StyleObjective.build(vgg, definition, at_size.target_content, at_size.target_styles,
                                                  weights, pair.blend, pair.masks, pair.seed, tiling)
         if reference_size:

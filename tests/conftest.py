@@ -36,6 +36,7 @@ def tiny_overrides(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32)
         "--data.size", str(size),
         "--trainer.max_steps", str(steps),
         "--trainer.accelerator", "cpu",
+        "--trainer.precision", "32-true",  # the default is bf16 where native: tests compare float32 pictures
         "--trainer.enable_progress_bar", "false",
         "--trainer.log_every_n_steps", "1",
         "--output_dir", str(tmp_path / "outputs"),

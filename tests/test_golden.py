@@ -26,7 +26,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CONFIGS = PROJECT / "configs"
 STEPS = 4
 CASES = {
-    **{p.stem: [p.name] for p in sorted(CONFIGS.glob("*.yaml"))},
+    **{p.stem: [p.name] for p in sorted(CONFIGS.glob("*.yaml")) if p.stem != "classic"},
+    "classic": ["starry.yaml", "--config", str(CONFIGS / "classic.yaml")],  # a fragment: added to a run
+    "stages": ["starry.yaml", "--data.size", "48", "--model.stages", "[24, 48]"],
     "multiscale": ["multiscale.yaml", "--scales", "[24, 32]", "--steps_per_scale", "[3, 2]"],
     "histogram": ["starry.yaml", "--model.preserve_color", "histogram"],
     "sliced": ["starry.yaml", "--model.style_loss", "sliced_wasserstein", "--model.style_weight", "30"],
