@@ -61,6 +61,7 @@ class VideoFrames(Callback):
         """After a resume: set up the frame the checkpoint was in (its image is the checkpoint's)."""
         if self.schedule is None or trainer.global_step == 0:
             return
+        pl_module.enter_stage(trainer.global_step)  # the objectives, which the frame's set-up changes
         index = self.schedule.frame_at(trainer.global_step)
         for pair, _, _ in self.video_pairs(pl_module):
             if 0 < index < len(pair.clip):
