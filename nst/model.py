@@ -24,19 +24,14 @@ from nst.config_types import (
 )
 from nst.errors import ConfigError
 from nst.features import VGGFeatures
-from nst.images import scaled_size
 from nst.inputs import Pair
 from nst.layers import LayerWeights
 from nst.objective import LossDefinition, LossWeights
 from nst.schedule import (
     ImageEMA,
     Stages,
-    plan_stages,
-    resize_images,
-    size_at,
-    start_averages,
 )
-from nst.strength import build_objectives, stage_side
+from nst.stages import StagedImages
 from nst.tiles import DEFAULT_HALO, Tiling
 from nst.tiling import resolve_tiling
 from nst.weights import load_weights
@@ -44,7 +39,7 @@ from nst.weights import load_weights
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}  # adam 0.05: issue 11 (README, "Time to a finished picture")
 
 
-class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
+class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of each pair's image so that VGG19
     sees the content of its photo and the style of its painting(s).
 
@@ -169,38 +164,6 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
         self.ddp_anchor = nn.Parameter(torch.zeros(0))
         self._ddp_params_and_buffers_to_ignore = [f"images.{g}" for g in range(len(self.images))]
 
-    @property
-    def final_size(self) -> int:
-        return max(self.pairs[0].content.shape[-2:])
-
-    def on_fit_start(self) -> None:
-        """The stages; each one's objectives are built when its first step starts (on a resume,
-        the step is known only then). Without a Trainer (scripts): one stage, entered now."""
-        steps = self.trainer.max_steps if self._trainer is not None else 1
-        self.stage_plan = plan_stages(self.hparams.stages if self._trainer is not None else None,
-                                      self.final_size, steps, self.hparams.final_stage_share)
-        self.stage_size = None
-        if self._trainer is None:
-            self.enter_stage(0)
-
-    def enter_stage(self, step: int) -> None:
-        """The stage of step ``step``: the images (and the optimiser's state) resized to it, and
-        every pair's objective built at its size, once per stage on the training device."""
-        size = size_at(self.stage_plan, step)
-        if size == self.stage_size:
-            return
-        optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
-        shapes = [scaled_size(*batch[0].content.shape[-2:], stage_side(batch[0], size / self.final_size))
-                  for batch in self.batches]
-        resize_images(self.images, shapes, [a.get() for a in self.averages], optimizer)
-        video = any(pair.clip is not None for pair in self.pairs)  # frames: the temporal loss steadies them
-        self.averages = start_averages(self.images, 0.0 if video else self.hparams.ema_decay, self.restored_averages)
-        self.restored_averages = None
-        reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
-        build_objectives(self.pairs, size / self.final_size, self.vgg, self.definition, self.loss_weights, reference,
-                         self.tiling)
-        self.stage_size = size
-
     # ------------------------------------------------------------------ optimisation
     def forward(self, with_tv: bool = True) -> list[tuple[LossWeights, dict[str, torch.Tensor]]]:
         """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
@@ -272,14 +235,3 @@ class NeuralStyleTransfer(ImageCheckpoints, LightningModule):
                               "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
         cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=self.trainer.max_steps)
         return {"optimizer": adam, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
-
-    # ------------------------------------------------------------------ outputs
-    def output_images(self, images=None) -> list[tuple[Pair, torch.Tensor]]:
-        """(pair, image) for each of this device's pairs as a user sees it: 1x3xHxW in
-        [0, 1], detached, finished by the pair (``Pair.finish``). ``images``: copies of
-        ``self.images`` to show instead (the NaN guard's last good ones)."""
-        if images is None:
-            images = [a.get() for a in self.averages] if self.averages and self.averages[0].count else self.images
-        return [(pair, pair.finish(image[row: row + 1].detach().float().clamp(0, 1)))
-                for image, batch in zip(images, self.batches)
-                for row, pair in enumerate(batch)]
