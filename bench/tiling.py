@@ -74,7 +74,7 @@ def one_step_rss(opts) -> None:
 def memory_table(opts) -> None:
     """Peak RSS of a fresh process doing one step, against the image's megapixels."""
     aspect = 868 / 600  # building.jpg
-    print(f"tile {opts.tile} px, halo default, weights {opts.weights}, fp32, Adam, one step, fresh process")
+    print(f"tile {opts.tile} px, halo default, weights {opts.weights}, the default precision (bf16-mixed where native, else fp32), Adam, one step, fresh process")
     print("| image | MP | tiled peak RSS MiB | whole-image buffers MiB (Adam: 3 x 3 ch x 4 B/px) |")
     print("|---|---:|---:|---:|")
     for mp in opts.mp:

@@ -33,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nst.color import match_color_histogram  # noqa: E402
 from nst.features import VGGFeatures  # noqa: E402
 from nst.images import resize  # noqa: E402
 from nst.inputs import Pair, pair_from_paths  # noqa: E402
@@ -57,7 +58,7 @@ REFERENCE_SIZE = 400  # starry.yaml's strength_reference_size
 
 # name: settings (see ``Strategy``); budgets are in steps (Adam) or calls (L-BFGS)
 STRATEGIES = {
-    "adam": dict(steps=1000),  # today's default, continued to 1000 steps: the reference
+    "adam": dict(steps=1000, nchw=True),  # the former default (as before issue 11), continued to 1000 steps: the reference
     "adam-lr05": dict(steps=300, lr=0.05),
     "adam-cosine": dict(steps=150, lr=0.05, cosine=True),
     "adam-normgrad": dict(steps=300, lr=0.05, normalize_gradients=True),
@@ -86,6 +87,10 @@ class Strategy:
     carry_moments: bool = True
     bf16: bool = False
     lbfgs_max_iter: int = 20
+    beta2: float = 0.999  # Adam's second-moment decay
+    decay: float = 1.0  # lr falls geometrically to lr * decay at the last step
+    init: str = "content"  # content | colour: the photo recoloured to the style's mean and covariance
+    nchw: bool = False  # the network in NCHW, as before issue 11 (now NHWC: VGGFeatures.channels_last)
 
     @classmethod
     def named(cls, spec: str) -> Strategy:
@@ -113,6 +118,9 @@ class Bench:
         self.size = max(pair.content.shape[-2:])
         self.reference_balance = None
         self.final = self.objective_at(self.size)
+        vgg.channels_last = False  # the former layout's targets, for strategies that run it
+        self.final_nchw = self.objective_at(self.size)
+        vgg.channels_last = True
 
     def build(self, pair: Pair, normalize: bool = False) -> StyleObjective:
         alpha, beta = self.definition.default_weights()
@@ -135,6 +143,7 @@ class Bench:
 
     @torch.no_grad()
     def evaluate(self, image: torch.Tensor) -> float:
+        self.vgg.channels_last = True
         image = resize(image, self.pair.content.shape[-2:])
         return float(self.final(image)["total"])
 
@@ -150,11 +159,13 @@ def run_strategy(bench: Bench, s: Strategy):
     sizes = stage_sizes(bench.size, s.first) if s.coarse_to_fine else [bench.size]
     budget = split_steps(s.steps, sizes, s.final_share)
     image, optimizer, state = bench.pair.start.clone(), None, None
+    if s.init == "colour":
+        image = match_color_histogram(image, bench.pair.target_styles[0])
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if s.bf16 else nullcontext()
     done = 0
     for size, steps in zip(sizes, budget):
-        objective = bench.final if size == bench.size and not s.normalize_gradients else \
-            bench.objective_at(size, s.normalize_gradients)
+        objective = (bench.final_nchw if s.nchw else bench.final) if size == bench.size and not \
+            s.normalize_gradients else bench.objective_at(size, s.normalize_gradients)
         shape = bench.pair.resized(size).content.shape[-2:] if size != bench.size else bench.pair.content.shape[-2:]
         image = param = torch.nn.Parameter(resize(image.detach(), shape))
         lr = s.lr or (1.0 if s.optimizer == "lbfgs" else 0.02)
@@ -162,7 +173,7 @@ def run_strategy(bench: Bench, s: Strategy):
             optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=s.lbfgs_max_iter, history_size=100,
                                           line_search_fn="strong_wolfe")
         else:
-            optimizer = torch.optim.Adam([image], lr=lr)
+            optimizer = torch.optim.Adam([image], lr=lr, betas=(0.9, s.beta2))
             if state is not None and s.carry_moments:
                 resize_adam_state(state, shape)
                 optimizer.state[image] = state
@@ -171,6 +182,7 @@ def run_strategy(bench: Bench, s: Strategy):
         def closure():
             optimizer.zero_grad(set_to_none=True)
             with autocast:
+                bench.vgg.channels_last = not s.nchw
                 loss = objective(image)["total"]
             loss.backward()
             return loss
@@ -179,6 +191,9 @@ def run_strategy(bench: Bench, s: Strategy):
             if s.cosine:
                 for group in optimizer.param_groups:
                     group["lr"] = lr * 0.5 * (1 + torch.cos(torch.tensor(done / s.steps * torch.pi)).item())
+            elif s.decay != 1.0:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * s.decay ** (done / max(1, s.steps - 1))
             optimizer.step(closure)
             done += 1
             with torch.no_grad():

@@ -79,7 +79,8 @@ def test_default_halo_gives_the_untiled_features(random_weights):
     tiled = Tiling(vgg, 64, DEFAULT_HALO).features(image, LAYERS)
     narrow = Tiling(vgg, 64, 32).features(image, LAYERS)
     for layer in LAYERS:
-        torch.testing.assert_close(tiled[layer], whole[layer], rtol=1e-5, atol=1e-6)
+        # equal up to float rounding: oneDNN picks its NHWC kernels by the input's size
+        torch.testing.assert_close(tiled[layer], whole[layer], rtol=1e-5, atol=1e-5 * whole[layer].abs().max().item())
     assert (narrow["relu5_1"] - whole["relu5_1"]).abs().max() > 1e-3 * whole["relu5_1"].abs().max()
 
 

@@ -19,18 +19,23 @@ def upcast(x: torch.Tensor) -> torch.Tensor:
 
 
 def flatten(features: torch.Tensor) -> torch.Tensor:
-    """B x C x H x W -> B x C x (H W), at least float32."""
+    """B x C x H x W -> B x C x (H W), at least float32; a view of channels-last features (their
+    gradient then keeps the network's layout: no slow mixed-layout adds in the backward pass)."""
     b, c, h, w = features.shape
-    return upcast(features).reshape(b, c, h * w)
+    features = upcast(features)
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        return features.permute(0, 2, 3, 1).reshape(b, h * w, c).transpose(1, 2)
+    return features.reshape(b, c, h * w)
 
 
 def sqrtm_psd(matrix: torch.Tensor, eps: float = 1e-8, inverse: bool = False) -> torch.Tensor:
     """Square root (or its inverse) of symmetric positive semi-definite matrices (... x C x C)
     by eigendecomposition, eigenvalues clamped at ``eps``."""
-    vals, vecs = torch.linalg.eigh(matrix)
+    m = matrix.double()  # float32 eigh can return NaN on many equal (zero) eigenvalues
+    vals, vecs = torch.linalg.eigh((m + m.transpose(-1, -2)) / 2)
     roots = vals.clamp(min=eps).sqrt()
     roots = 1 / roots if inverse else roots
-    return (vecs * roots.unsqueeze(-2)) @ vecs.transpose(-1, -2)
+    return ((vecs * roots.unsqueeze(-2)) @ vecs.transpose(-1, -2)).to(matrix.dtype)
 
 
 def resample_sorted(sorted_values: torch.Tensor, n: int) -> torch.Tensor:

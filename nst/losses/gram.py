@@ -47,7 +47,10 @@ class SelfGram(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (f,) = ctx.saved_tensors
-        return torch.bmm(grad + grad.transpose(1, 2), f)
+        symmetric = grad + grad.transpose(1, 2)
+        if f.stride(1) == 1 and f.shape[1] > 1:  # channels-last features: answer in their layout
+            return torch.bmm(f.transpose(1, 2), symmetric).transpose(1, 2)
+        return torch.bmm(symmetric, f)
 
 
 @register_style_loss("gram", 1e-3)

@@ -116,7 +116,10 @@ class Wasserstein2Loss(nn.Module):
             root = self.target_cov_sqrt.to(cov.dtype)
             cross = root @ cov @ root
             cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh
-            cross_trace = torch.linalg.eigvalsh(cross).clamp(min=self.eps).sqrt().sum(-1)
+            # float64: with few pixels (deep layers of small images) most eigenvalues are equal
+            # zeros, on which float32 eigvalsh can fail to converge
+            eigenvalues = torch.linalg.eigvalsh(cross.double()).to(cross.dtype)
+            cross_trace = eigenvalues.clamp(min=self.eps).sqrt().sum(-1)
             trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1)
             w2 = (
                 (mean - self.target_mean).pow(2).sum(-1)
