@@ -66,8 +66,8 @@ class VGGFeatures(nn.Module):
         self.scale = p.scale
         self._taps = {layer_index(n): n for n in self.layers}
         self.activation_checkpointing = activation_checkpointing
-        # NHWC activations, oneDNN's and cuDNN's own layout: no reorder around each conv (1.25x
-        # per step on CPU, bench/time_to_quality.py); not on MPS, where NCHW is the native one
+        # NHWC activations, oneDNN's and cuDNN's own layout: no reorder around each conv (0.86 s
+        # against 1.06-1.15 s per 400 px bf16 step on CPU, BENCHMARKS.md section 6); not on MPS
         self.channels_last = True
 
     def train(self, mode: bool = True):

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from nst.losses.common import flatten, full_precision, sqrtm_psd
+from nst.losses.common import flatten, float64, full_precision, sqrtm_psd
 from nst.losses.guides import guided_mean_cov, guided_mean_var, register_guides
 from nst.losses.moments import Moments
 from nst.losses.registry import register_style_loss
@@ -118,7 +118,7 @@ class Wasserstein2Loss(nn.Module):
             cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh
             # float64: with few pixels (deep layers of small images) most eigenvalues are equal
             # zeros, on which float32 eigvalsh can fail to converge
-            eigenvalues = torch.linalg.eigvalsh(cross.double()).to(cross.dtype)
+            eigenvalues = torch.linalg.eigvalsh(float64(cross)).to(cross.device, cross.dtype)
             cross_trace = eigenvalues.clamp(min=self.eps).sqrt().sum(-1)
             trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1)
             w2 = (
