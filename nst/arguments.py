@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from callbacks import EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
 from nst.data import StylePairDataModule
 from nst.errors import ConfigError
 from nst.model import NeuralStyleTransfer
@@ -50,6 +50,7 @@ def known_keys() -> list[str]:
     sections = {
         "model": NeuralStyleTransfer, "data": StylePairDataModule, "trainer": Trainer,
         "image_saver": ImageSaver, "eval_metrics": EvalMetrics, "run_guard": RunGuard, "video_frames": VideoFrames,
+        "converged": Converged,
         "checkpoint": ModelCheckpoint,
     }
     keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep", "scales",

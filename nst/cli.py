@@ -27,7 +27,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from callbacks import EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
 from nst.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.checkpoints import resolve_ckpt_path
 from nst.data import StylePairDataModule
@@ -73,6 +73,7 @@ class NSTCLI(LightningCLI):
         parser.add_lightning_class_args(EvalMetrics, "eval_metrics")
         parser.add_lightning_class_args(RunGuard, "run_guard")
         parser.add_lightning_class_args(VideoFrames, "video_frames")
+        parser.add_lightning_class_args(Converged, "converged")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {

@@ -145,6 +145,7 @@ BAD_VIDEOS = {
     "no frames in range": (lambda d: make_clip(d / "c.mp4", 2), ["--data.start_time", "10"], "no frames"),
     "huge frames": (lambda d: make_clip(d / "c.mp4", 2), ["--data.max_input_pixels", "1000"], "over the limit"),
     "missing": (lambda d: str(d / "nope.mp4"), [], "does not exist"),
+    "converged": (lambda d: make_clip(d / "c.mp4", 2), ["--converged.tolerance", "0.01"], "steps_per_frame"),
 }
 
 
