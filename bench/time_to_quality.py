@@ -44,7 +44,7 @@ from nst.schedule import (  # noqa: E402
     split_steps,
     stage_sizes,
 )
-from nst.strength import balance  # noqa: E402
+from nst.strength import strength_factor  # noqa: E402
 from nst.weights import load_weights  # noqa: E402
 
 ASSETS = ROOT / "assets"
@@ -116,7 +116,6 @@ class Bench:
     def __init__(self, vgg: VGGFeatures, definition: LossDefinition, pair: Pair):
         self.vgg, self.definition, self.pair = vgg, definition, pair
         self.size = max(pair.content.shape[-2:])
-        self.reference_balance = None
         self.final = self.objective_at(self.size)
         vgg.channels_last = False  # the former layout's targets, for strategies that run it
         self.final_nchw = self.objective_at(self.size)
@@ -133,10 +132,7 @@ class Bench:
         pair = self.pair if size == self.size else self.pair.resized(size)
         objective = self.build(pair, normalize)
         if size != REFERENCE_SIZE:
-            if self.reference_balance is None:
-                reference = self.pair.resized(REFERENCE_SIZE)
-                self.reference_balance = balance(self.build(reference), reference.content, self.pair.seed)
-            factor = self.reference_balance / balance(objective, pair.content, self.pair.seed)
+            factor = strength_factor(objective, self.definition, pair, REFERENCE_SIZE)
             w = objective.weights
             objective.weights = LossWeights(w.content, w.style * factor, w.tv)
         return objective

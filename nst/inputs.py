@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
 import torch
@@ -87,6 +87,8 @@ class Pair:
     masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None  # (over style, over content)
     objective: Optional[torch.nn.Module] = None  # its StyleObjective, made by the model at fit start
     clip: Optional[Clip] = None  # a video pair's frames (``content`` is the frame being made)
+    balances: dict = field(default_factory=dict, repr=False)  # reference size -> style/content balance there,
+                                                               # measured once (``nst.strength``); shared by resized copies
 
     @property
     def target_content(self) -> torch.Tensor:

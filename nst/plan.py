@@ -17,6 +17,7 @@ from typing import Callable
 
 from nst.errors import ConfigError
 from nst.pairs import collect_pairs
+from nst.schedule import check_sizes
 from nst.sweep import label, next_group_dir, split_sweeps, variants, write_contact_sheet
 
 
@@ -37,8 +38,7 @@ class Plan:
 
 
 def check_scales(scales: list[int], steps_per_scale: list[int] | None) -> None:
-    if not scales or any(s < 16 for s in scales) or list(scales) != sorted(scales):
-        raise ConfigError(f"scales must be increasing sizes >= 16 px, got {scales}")
+    check_sizes(scales, "scales")
     if steps_per_scale is not None and (len(steps_per_scale) != len(scales) or any(n < 1 for n in steps_per_scale)):
         raise ConfigError(
             f"steps_per_scale needs one positive step count per scale ({len(scales)}), got {steps_per_scale}")

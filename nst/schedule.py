@@ -36,12 +36,11 @@ def split_steps(total: int, sizes: Sequence[int], final_share: float) -> list[in
     return [each + (i < extra) for i in range(len(sizes) - 1)] + [last]
 
 
-def check_stages(sizes: Sequence[int], steps: Sequence[int]) -> None:
-    if len(sizes) != len(steps) or not sizes:
-        raise ConfigError(f"the stages need one step count per size, got sizes {list(sizes)} and steps {list(steps)}")
-    if list(sizes) != sorted(sizes) or min(sizes) < 16 or min(steps) < 1:
-        raise ConfigError(f"stage sizes must increase from >= 16 px with >= 1 step each, got {list(sizes)}, "
-                          f"{list(steps)}")
+def check_sizes(sizes: Sequence[int], what: str) -> None:
+    """One rule for coarse-to-fine sizes, stages inside a run (``model.stages``) or scales
+    across runs (``scales``): increasing, from 16 px."""
+    if not sizes or min(sizes) < 16 or list(sizes) != sorted(sizes):
+        raise ConfigError(f"{what} must be increasing sizes >= 16 px, got {list(sizes)}")
 
 
 def resize_adam_state(state: dict, shape: Sequence[int]) -> None:
@@ -98,9 +97,9 @@ def plan_stages(stages: Stages, final: int, max_steps: int, final_share: float) 
     if sizes[-1] != final:
         raise ConfigError(f"stages {sizes} must end at the run's size, {final} px. Fix: "
                           f"stages: [..., {final}], or stages: auto (they follow data.size)")
+    check_sizes(sizes, "stages")
     steps = split_steps(max_steps, sizes, final_share)
-    check_stages(sizes, steps)
-    if sum(steps) > max_steps:
+    if min(steps) < 1 or sum(steps) > max_steps:
         raise ConfigError(f"{len(sizes)} stages {sizes} need >= 1 step each, and trainer.max_steps is {max_steps}. "
                           f"Fix: more steps, or fewer stages")
     ends = [sum(steps[: i + 1]) for i in range(len(steps))]

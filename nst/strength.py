@@ -21,11 +21,14 @@ def balance(objective: StyleObjective, content: torch.Tensor, seed: int) -> floa
 
 
 def strength_factor(objective: StyleObjective, definition: LossDefinition, pair: Pair, reference_size: int) -> float:
-    """The factor for β that makes ``pair`` at its size keep the balance of ``reference_size``."""
-    reference = pair.resized(reference_size)
-    at_reference = StyleObjective.build(objective.vgg, definition, reference.content, reference.styles,
-                                        objective.weights, pair.blend, pair.masks, pair.seed)
-    return balance(at_reference, reference.content, pair.seed) / balance(objective, pair.target_content, pair.seed)
+    """The factor for β that makes ``pair`` at its size keep the balance of ``reference_size``
+    (measured there once per pair: the stages of a run share it)."""
+    if reference_size not in pair.balances:
+        reference = pair.resized(reference_size)
+        at_reference = StyleObjective.build(objective.vgg, definition, reference.content, reference.styles,
+                                            objective.weights, pair.blend, pair.masks, pair.seed)
+        pair.balances[reference_size] = balance(at_reference, reference.content, pair.seed)
+    return pair.balances[reference_size] / balance(objective, pair.target_content, pair.seed)
 
 
 def keep_balance_of(reference_size: int, pair: Pair, definition: LossDefinition, name_it: bool = False) -> None:

@@ -34,7 +34,8 @@ def test_stages_follow_the_final_size_and_split_the_steps():
 
 @pytest.mark.parametrize("stages, steps, match", [
     ([200, 300], 10, "must end at the run's size"),
-    ([300, 200, 400], 10, "must increase"),
+    ([300, 200, 400], 10, "must be increasing"),
+    ([8, 200, 400], 10, ">= 16 px"),
     ([100, 200, 400], 2, ">= 1 step each"),
     ("auto", -1, "trainer.max_steps"),
 ])
@@ -98,3 +99,15 @@ def test_a_coarse_to_fine_run_grows_its_image_and_resumes_inside_a_coarse_stage(
     assert resumed.trainer.global_step == 8
     again = tmp_path / "b" / "outputs" / "home_starry_night" / "version_0" / "final.png"  # resumed in place
     np.testing.assert_allclose(png(again), png(out / "final.png"), atol=2 / 255)
+
+
+def test_the_reference_balance_is_measured_once_per_pair_across_stages(tmp_path, monkeypatch):
+    """Three stages keeping the balance of 64 px: one pass at 64 px, one at each stage's size."""
+    import nst.strength
+
+    sizes, real = [], nst.strength.balance
+    monkeypatch.setattr(nst.strength, "balance",
+                        lambda objective, content, seed: sizes.append(max(content.shape[-2:])) or
+                        real(objective, content, seed))
+    run(tiny_args(tmp_path, "--model.stages", "[24, 32, 48]", "--model.strength_reference_size", "64", steps=6, size=48))
+    assert sizes == [64, 24, 32, 48]
