@@ -18,11 +18,12 @@ def upcast(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
-def flatten(features: torch.Tensor) -> torch.Tensor:
-    """B x C x H x W -> B x C x (H W), at least float32; a view of channels-last features (their
-    gradient then keeps the network's layout: no slow mixed-layout adds in the backward pass)."""
+def flatten(features: torch.Tensor, keep_dtype: bool = False) -> torch.Tensor:
+    """B x C x H x W -> B x C x (H W), at least float32 (``keep_dtype``: as given); a view of
+    channels-last features (their gradient then keeps the network's layout: no slow mixed-layout
+    adds in the backward pass)."""
     b, c, h, w = features.shape
-    features = upcast(features)
+    features = features if keep_dtype else upcast(features)
     if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
         return features.permute(0, 2, 3, 1).reshape(b, h * w, c).transpose(1, 2)
     return features.reshape(b, c, h * w)
