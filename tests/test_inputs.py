@@ -67,7 +67,16 @@ def test_histogram_mode_gives_the_style_the_content_colour_statistics():
                                atol=0.02, rtol=0)
 
 
-@pytest.mark.parametrize("init", ["noise", "content+noise", "style", str(ASSETS / "fruits.jpg")])
+def test_style_colors_start_is_the_photo_in_the_paintings_colours():
+    pair = tiny_pair(init="style_colors", size=64)
+    start, content, style = (x[0].reshape(3, -1) for x in (pair.start, pair.content, pair.styles[0]))
+    torch.testing.assert_close(start.mean(1), style.mean(1), atol=0.02, rtol=0)  # the painting's mean colour
+    assert (start.mean(1) - content.mean(1)).abs().max() > 0.05  # which is not the photo's
+    grey = [x.mean(0) - x.mean() for x in (start, content)]  # the photo's structure: pixel by pixel
+    assert torch.nn.functional.cosine_similarity(grey[0], grey[1], dim=0) > 0.8
+
+
+@pytest.mark.parametrize("init", ["noise", "content+noise", "style", "style_colors", str(ASSETS / "fruits.jpg")])
 def test_starts(init):
     pair = tiny_pair(init=init)
     assert pair.start.shape == pair.content.shape and 0 <= pair.start.min() and pair.start.max() <= 1
