@@ -33,10 +33,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst.color import match_color_histogram  # noqa: E402
 from nst.features import VGGFeatures  # noqa: E402
 from nst.images import resize  # noqa: E402
-from nst.inputs import Pair, pair_from_paths  # noqa: E402
+from nst.inputs import InputOptions, Pair, pair_from_paths, start_image  # noqa: E402
 from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
 from nst.schedule import (  # noqa: E402
     ImageEMA,
@@ -69,6 +68,7 @@ STRATEGIES = {
     "c2f-nocarry": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, carry_moments=False),
     "c2f-bf16": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, bf16=True),
     "adam-bf16": dict(steps=300, bf16=True),
+X
 }
 
 
@@ -89,7 +89,7 @@ class Strategy:
     lbfgs_max_iter: int = 20
     beta2: float = 0.999  # Adam's second-moment decay
     decay: float = 1.0  # lr falls geometrically to lr * decay at the last step
-    init: str = "content"  # content | colour: the photo recoloured to the style's mean and covariance
+    init: str = "content"  # data.init: content | style_colors (the photo in the painting's colours) | ...
     nchw: bool = False  # the network in NCHW, as before issue 11 (now NHWC: VGGFeatures.channels_last)
 
     @classmethod
@@ -154,9 +154,9 @@ def run_strategy(bench: Bench, s: Strategy):
     """A generator: one unit of work per ``next``; yields the current output image."""
     sizes = stage_sizes(bench.size, s.first) if s.coarse_to_fine else [bench.size]
     budget = split_steps(s.steps, sizes, s.final_share)
-    image, optimizer, state = bench.pair.start.clone(), None, None
-    if s.init == "colour":
-        image = match_color_histogram(image, bench.pair.target_styles[0])
+    pair = bench.pair
+    image = start_image(pair.target_content, pair.target_styles[0], pair.seed, InputOptions(init=s.init))
+    optimizer, state = None, None
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if s.bf16 else nullcontext()
     done = 0
     for size, steps in zip(sizes, budget):
