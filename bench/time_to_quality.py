@@ -68,7 +68,7 @@ STRATEGIES = {
     "c2f-nocarry": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, carry_moments=False),
     "c2f-bf16": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, bf16=True),
     "adam-bf16": dict(steps=300, bf16=True),
-X
+    "default": dict(steps=200, lr=0.03, ema=0.9, bf16=True, init="style_colors"),  # starry.yaml (issue 11)
 }
 
 
