@@ -280,9 +280,11 @@ def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
     for ax, (pair, curves) in zip(axes[0], results.items()):
         ref = curves["adam"]
         for name, c in curves.items():
-            ax.plot(c.seconds, c.loss, label=name, lw=2 if name == "adam" else 1.2)
+            label = f"adam: the former default, to {ref.units[-1]} steps" if name == "adam" else name
+            ax.plot(c.seconds, c.loss, label=label, lw=2 if name in ("adam", "default") else 1.2)
         if 300 in ref.units:
-            ax.axhline(ref.loss[ref.units.index(300)], color="grey", ls=":", lw=1, label="default (300 steps)")
+            ax.axhline(ref.loss[ref.units.index(300)], color="grey", ls=":", lw=1,
+                       label="the former default's loss (300 steps)")
         ax.set_yscale("log")
         top = 3 * ref.loss[min(len(ref.loss) - 1, 3)]
         ax.set_ylim(ref.loss[-1] * 0.7, top)

@@ -46,7 +46,7 @@ class InputOptions:
     preserve_color: PreserveColor = "none"
     content_masks: Optional[Sequence[str]] = None
     style_masks: Optional[Sequence[str]] = None
-    init: str = "content"
+    init: str = "style_colors"
     init_noise_ratio: float = 0.6
     seed: int = 0
     max_input_pixels: int = DEFAULT_MAX_PIXELS

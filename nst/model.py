@@ -36,7 +36,7 @@ from nst.tiles import DEFAULT_HALO, Tiling
 from nst.tiling import resolve_tiling
 from nst.weights import load_weights
 
-DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}  # adam 0.05: issue 11 (README, "Time to a finished picture")
+DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03: issue 11 (README, "Time to a finished picture")
 
 
 class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
@@ -58,7 +58,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
             ``style_layers=None``: the style loss's own default (Gatys' five).
         strength_reference_size: scale β at the start so that this run keeps the style/content
             balance of this size (``nst.strength``).
-        optimizer, lr, lbfgs_max_iter: ``adam`` (lr 0.05 in pixel units) or ``lbfgs`` (lr 1.0).
+        optimizer, lr, lbfgs_max_iter: ``adam`` (lr 0.03 in pixel units) or ``lbfgs`` (lr 1.0).
         weights: ``vgg19-caffe``, ``vgg19-torchvision``, ``random`` (tests) or a weights file.
         pooling: ``max`` (VGG's own) or ``avg`` (Gatys et al.'s choice).
         activation_checkpointing: recompute untapped VGG activations in the backward pass:
@@ -68,7 +68,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
             image and Adam's moments are resized from stage to stage (``nst.schedule``).
         final_stage_share: the share of ``trainer.max_steps`` spent at the last stage.
         ema_decay: the output is a moving average of the iterates with this decay (0: the last
-            iterate), restarted at each stage; 0.9 evens out Adam's jitter at lr 0.05.
+            iterate), restarted at each stage; 0.9 evens out Adam's jitter.
         normalize_gradients: jcjohnson's: each layer loss's gradient L1-normalised.
         lr_schedule: ``cosine``: Adam's lr falls from ``lr`` to 0 over ``trainer.max_steps``.
         temporal_weight, video_init, steps_first_frame, steps_per_frame: a video's frames
