@@ -288,7 +288,7 @@ def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
         ax.set_yscale("log")
         top = 3 * ref.loss[min(len(ref.loss) - 1, 3)]
         ax.set_ylim(ref.loss[-1] * 0.7, top)
-        ax.set_xlim(0, max(c.seconds[-1] for c in curves.values()) * 0.6)
+        ax.set_xlim(0, ref.seconds[ref.units.index(300)] * 1.05 if 300 in ref.units else ref.seconds[-1])
         ax.set_title(pair)
         ax.set_xlabel("seconds (own compute, interleaved)")
         ax.set_ylabel("loss at final size")
