@@ -36,7 +36,7 @@ class Converged(EarlyStopping):
         self.stage_size: int | None = None
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.tolerance is not None and any(pair.clip is not None for pair in getattr(pl_module, "pairs", [])):
+        if self.tolerance is not None and getattr(pl_module, "makes_video", False):
             raise ConfigError("converged.tolerance stops a whole run, and a video's frames have their own step "
                               "counts. Fix: drop --converged.tolerance; set model.steps_per_frame")
 

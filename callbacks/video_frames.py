@@ -43,7 +43,7 @@ class VideoFrames(Callback):
                 for row, pair in enumerate(batch) if pair.clip is not None]
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not any(pair.clip is not None for pair in pl_module.pairs):
+        if not pl_module.makes_video:
             return
         run_dir(trainer)
         h = pl_module.hparams

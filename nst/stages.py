@@ -20,6 +20,11 @@ class StagedImages:
     def final_size(self) -> int:
         return max(self.pairs[0].content.shape[-2:])
 
+    @property
+    def makes_video(self) -> bool:
+        """Whether any of this device's pairs is a video (its frames are made one by one)."""
+        return any(pair.clip is not None for pair in self.pairs)
+
     def on_fit_start(self) -> None:
         """The stages; each one's objectives are built when its first step starts (on a resume,
         the step is known only then). Without a Trainer (scripts): one stage, entered now."""
@@ -40,8 +45,8 @@ class StagedImages:
         shapes = [scaled_size(*batch[0].content.shape[-2:], stage_side(batch[0], size / self.final_size))
                   for batch in self.batches]
         resize_images(self.images, shapes, [a.get() for a in self.averages], optimizer)
-        video = any(pair.clip is not None for pair in self.pairs)  # frames: the temporal loss steadies them
-        self.averages = start_averages(self.images, 0.0 if video else self.hparams.ema_decay, self.restored_averages)
+        decay = 0.0 if self.makes_video else self.hparams.ema_decay  # frames: the temporal loss steadies them
+        self.averages = start_averages(self.images, decay, self.restored_averages)
         self.restored_averages = None
         reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
         build_objectives(self.pairs, size / self.final_size, self.vgg, self.definition, self.loss_weights, reference,
