@@ -162,7 +162,7 @@ def run_strategy(bench: Bench, s: Strategy):
     for size, steps in zip(sizes, budget):
         objective = (bench.final_nchw if s.nchw else bench.final) if size == bench.size and not \
             s.normalize_gradients else bench.objective_at(size, s.normalize_gradients)
-        shape = bench.pair.resized(size).content.shape[-2:] if size != bench.size else bench.pair.content.shape[-2:]
+        shape = pair.resized(size).content.shape[-2:] if size != bench.size else pair.content.shape[-2:]
         image = param = torch.nn.Parameter(resize(image.detach(), shape))
         lr = s.lr or (1.0 if s.optimizer == "lbfgs" else 0.02)
         if s.optimizer == "lbfgs":

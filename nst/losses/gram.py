@@ -39,7 +39,8 @@ class SelfGram(torch.autograd.Function):
     """G = F F^T in float32 (or more) with the backward dF = (dG + dG^T) F: one matrix product
     where autograd, which sees two operands, does two (F^T dG and dG F). Under mixed precision F
     comes in bf16/fp16 and the backward's product runs in that precision (the gradient goes on
-    into the network's bf16 backward anyway): 0.5 s -> 0.47 s per 400 px step (bench/run.py)."""
+    into the network's bf16 backward anyway): 0.500 -> 0.462 s per 400 px bf16 step on two CPU threads
+    (BENCHMARKS.md section 6, session 4)."""
 
     @staticmethod
     def forward(ctx, f: torch.Tensor) -> torch.Tensor:
