@@ -53,7 +53,7 @@ def rewrite_argv(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    from nst.cli import run
+    from nst.runs.cli import run
     from nst.errors import NSTError
 
     argv = rewrite_argv(sys.argv[1:] if argv is None else argv)

@@ -18,12 +18,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst.features import VGGFeatures  # noqa: E402
-from nst.inputs import pair_from_paths  # noqa: E402
-from nst.layers import parse_layer_weights  # noqa: E402
-from nst.losses import CONTENT_LOSSES, STYLE_LOSSES, build_layer_losses  # noqa: E402
-from nst.objective import GATYS_STYLE_LAYERS  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.objective.network.features import VGGFeatures  # noqa: E402
+from nst.inputs.pair import pair_from_paths  # noqa: E402
+from nst.objective.network.layers import parse_layer_weights  # noqa: E402
+from nst.objective.losses import CONTENT_LOSSES, STYLE_LOSSES, build_layer_losses  # noqa: E402
+from nst.objective.style_objective import GATYS_STYLE_LAYERS  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

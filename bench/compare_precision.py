@@ -22,8 +22,8 @@ from torchvision.utils import make_grid
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst.cli import run  # noqa: E402
-from nst.images import load_image, save_image  # noqa: E402
+from nst.runs.cli import run  # noqa: E402
+from nst.media.images import load_image, save_image  # noqa: E402
 
 
 def main() -> None:

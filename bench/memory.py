@@ -6,7 +6,7 @@ image that fits in a given memory.
 
 Each point is the peak resident set (VmHWM) of a fresh process running 3 steps of ``train.py``'s
 path (``bench/run.py --peak-rss-of ours``). The slope between the two sizes is the memory per
-pixel; the intercept the fixed cost (Python, torch, the VGG weights). ``nst.memory`` holds the
+pixel; the intercept the fixed cost (Python, torch, the VGG weights). ``nst.inputs.memory`` holds the
 measured slopes that ``size: auto`` uses.
 """
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from run import CONTENT, STYLE, fresh_process_rss  # noqa: E402
 
-from nst.inputs import pair_from_paths  # noqa: E402
+from nst.inputs.pair import pair_from_paths  # noqa: E402
 
 VARIANTS = {
     "fp32": ("32-true", []),

@@ -97,8 +97,8 @@ if __name__ == "__main__":  # a quick look: python bench/plain_loop.py
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from nst.inputs import pair_from_paths
-    from nst.weights import load_weights
+    from nst.inputs.pair import pair_from_paths
+    from nst.objective.network.weights import load_weights
 
     assets = Path(__file__).resolve().parent.parent / "assets"
     pair = pair_from_paths(str(assets / "building.jpg"), str(assets / "starry_night.jpg"), 128)

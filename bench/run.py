@@ -10,7 +10,7 @@
 Every variant runs in this one process, one after another, A B A B (``--repeats`` rounds), on
 the bundled building photo and Starry Night at each size:
 
-- ``ours``: ``train.py``'s own path (``nst.cli``: LightningCLI, the Trainer with its progress
+- ``ours``: ``train.py``'s own path (``nst.runs.cli``: LightningCLI, the Trainer with its progress
   bar, TensorBoard logger, checkpointing, image saving, NaN guard; the shipped defaults), timed by
   a callback after each ``training_step`` + optimiser step.
 - ``plain``: ``bench/plain_loop.py``, the same work in a hand-written loop.
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from plain_loop import run_plain  # noqa: E402
 
-from nst.cli import run as cli_run  # noqa: E402
-from nst.inputs import pair_from_paths  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.runs.cli import run as cli_run  # noqa: E402
+from nst.inputs.pair import pair_from_paths  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 CONTENT = ROOT / "assets" / "building.jpg"
 STYLE = ROOT / "assets" / "starry_night.jpg"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst.features import VGGFeatures  # noqa: E402
-from nst.inputs import pair_from_paths  # noqa: E402
-from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
-from nst.strength import strength_factor  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.objective.network.features import VGGFeatures  # noqa: E402
+from nst.inputs.pair import pair_from_paths  # noqa: E402
+from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.model.strength import strength_factor  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

@@ -28,16 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from run import CONTENT, STYLE, peak_rss_mib  # noqa: E402
 
-from nst.features import VGGFeatures  # noqa: E402
-from nst.inputs import pair_from_paths  # noqa: E402
-from nst.objective import (  # noqa: E402
+from nst.objective.network.features import VGGFeatures  # noqa: E402
+from nst.inputs.pair import pair_from_paths  # noqa: E402
+from nst.objective.style_objective import (  # noqa: E402
     GATYS_STYLE_LAYERS,
     LossDefinition,
     LossWeights,
     StyleObjective,
 )
-from nst.tiles import Tiling, seam_ratio  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.objective.tiles import Tiling, seam_ratio  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 LAYERS = [*GATYS_STYLE_LAYERS, "relu4_2"]
 
@@ -60,7 +60,7 @@ def halo_table(opts) -> None:
 
 def one_step_rss(opts) -> None:
     """(internal) One tiled training step of train.py's path in this process; print peak RSS."""
-    from nst.cli import run
+    from nst.runs.cli import run
 
     with tempfile.TemporaryDirectory() as tmp:
         cli = run(["--data.content", str(CONTENT), "--data.style", str(STYLE), "--data.size", str(opts.size),

@@ -33,18 +33,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst.features import VGGFeatures  # noqa: E402
-from nst.images import resize  # noqa: E402
-from nst.inputs import InputOptions, Pair, pair_from_paths, start_image  # noqa: E402
-from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
-from nst.schedule import (  # noqa: E402
+from nst.objective.network.features import VGGFeatures  # noqa: E402
+from nst.media.images import resize  # noqa: E402
+from nst.inputs.pair import InputOptions, Pair, pair_from_paths, start_image  # noqa: E402
+from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.model.schedule import (  # noqa: E402
     ImageEMA,
     resize_adam_state,
     split_steps,
     stage_sizes,
 )
-from nst.strength import strength_factor  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.model.strength import strength_factor  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 ASSETS = ROOT / "assets"
 PAIRS = {  # name: (content, style)

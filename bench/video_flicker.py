@@ -6,7 +6,7 @@ with the same style loss and steps; and seconds per frame with the share spent o
     ... --reuse --sheet docs/video_flicker.png   (the table and the picture again from the runs)
 
 Flicker: the mean absolute difference (0-255) between stylised frame t and stylised frame t-1
-warped onto t, over the pixels the content frames' flow trusts (``nst.flow.flicker``); also for
+warped onto t, over the pixels the content frames' flow trusts (``nst.media.flow.flicker``); also for
 the content clip itself, the floor. Style: mean per-frame ``video/style`` (unweighted).
 Prints a markdown table; ``--sheet`` writes rows = methods, columns = consecutive frames.
 """
@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from nst.cli import run  # noqa: E402
-from nst.flow import Motion, flicker  # noqa: E402
-from nst.images import load_image, resize_long_side, save_image  # noqa: E402
-from nst.video import ClipOptions, read_clip  # noqa: E402
+from nst.runs.cli import run  # noqa: E402
+from nst.media.flow import Motion, flicker  # noqa: E402
+from nst.media.images import load_image, resize_long_side, save_image  # noqa: E402
+from nst.media.video import ClipOptions, read_clip  # noqa: E402
 
 METHODS = {
     "independent (content init, no temporal loss)": ["--model.video_init", "content", "--model.temporal_weight", "0"],

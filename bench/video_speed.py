@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from nst.features import VGGFeatures  # noqa: E402
-from nst.flow import Motion  # noqa: E402
-from nst.images import load_image, resize_long_side  # noqa: E402
-from nst.objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
-from nst.video import ClipOptions, read_clip  # noqa: E402
-from nst.weights import load_weights  # noqa: E402
+from nst.objective.network.features import VGGFeatures  # noqa: E402
+from nst.media.flow import Motion  # noqa: E402
+from nst.media.images import load_image, resize_long_side  # noqa: E402
+from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.media.video import ClipOptions, read_clip  # noqa: E402
+from nst.objective.network.weights import load_weights  # noqa: E402
 
 
 def flow_table(sizes: list[int], repeats: int = 10) -> None:
@@ -34,7 +34,7 @@ def flow_table(sizes: list[int], repeats: int = 10) -> None:
     photo panned by (3, 2) px (the true backward flow), interior (16 px margin) errors."""
     import cv2
 
-    from nst.flow import dis, gray_uint8
+    from nst.media.flow import dis, gray_uint8
 
     photo = resize_long_side(load_image("assets/building.jpg"), 700)
     truth = torch.tensor([3.0, 2.0]).view(1, 2, 1, 1)

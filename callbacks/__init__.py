@@ -1,10 +1,10 @@
 """Lightning callbacks of the nst project."""
 
-from callbacks.converged import Converged
-from callbacks.eval_metrics import EvalMetrics
-from callbacks.feature_maps import FeatureMaps
-from callbacks.image_saver import ImageSaver
-from callbacks.run_guard import RunGuard
-from callbacks.video_frames import VideoFrames
+from .converged import Converged
+from .eval_metrics import EvalMetrics
+from .feature_maps import FeatureMaps
+from .image_saver import ImageSaver
+from .run_guard import RunGuard
+from .video_frames import VideoFrames
 
 __all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard", "VideoFrames"]

@@ -1,4 +1,4 @@
-"""Logs the fixed evaluation metrics (``nst.metrics``) every N steps and writes metrics.json."""
+"""Logs the fixed evaluation metrics (``nst.objective.metrics``) every N steps and writes metrics.json."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 
 from nst.config_types import PositiveInt
-from nst.features import VGGFeatures
-from nst.metrics import EVAL_LAYERS, StyleTransferMetrics
-from nst.outputs import pair_dir, run_dir, write_text
+from nst.objective.network.features import VGGFeatures
+from nst.objective.metrics import EVAL_LAYERS, StyleTransferMetrics
+from nst.runs.outputs import pair_dir, run_dir, write_text
 
 
 class EvalMetrics(Callback):
     """Every ``every_n_steps`` steps and at the end, measure the image with metrics that do
-    not depend on the run's own losses (see :class:`nst.metrics.StyleTransferMetrics`);
+    not depend on the run's own losses (see :class:`nst.objective.metrics.StyleTransferMetrics`);
     the final values go to ``metrics.json`` in the run's folder."""
 
     def __init__(self, every_n_steps: PositiveInt = 50, enabled: bool = True):
@@ -32,7 +32,7 @@ class EvalMetrics(Callback):
             rank_zero_info("nst: eval metrics skipped: they run VGG19 on the whole image, which tiling "
                            "(model.tile_size) avoids; the logged losses are the whole image's")
             return
-        run_dir(trainer)  # on every device at once (see nst.outputs)
+        run_dir(trainer)  # on every device at once (see nst.runs.outputs)
         vgg = VGGFeatures(pl_module.vgg_weights, EVAL_LAYERS).to(pl_module.device)
         device = pl_module.device
         self.metrics = {

@@ -8,8 +8,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from nst.layers import parse_layer_weights
-from nst.visualize import layer_pictures
+from nst.objective.network.layers import parse_layer_weights
+from nst.objective.visualize import layer_pictures
 
 
 class FeatureMaps(Callback):
@@ -28,7 +28,7 @@ class FeatureMaps(Callback):
         writers = [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if not writers:
             return
-        from nst.features import VGGFeatures
+        from nst.objective.network.features import VGGFeatures
 
         vgg = VGGFeatures(pl_module.vgg_weights, self.layers)
         vgg = vgg.to(pl_module.device)

@@ -11,8 +11,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from nst.config_types import PositiveInt
 from nst.errors import NSTError
-from nst.images import save_image
-from nst.outputs import config_metadata, pair_dir, run_dir
+from nst.media.images import save_image
+from nst.runs.outputs import config_metadata, pair_dir, run_dir
 
 
 class ImageSaver(Callback):
@@ -50,7 +50,7 @@ class ImageSaver(Callback):
         return first
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        run_dir(trainer)  # on every device at once (see nst.outputs)
+        run_dir(trainer)  # on every device at once (see nst.runs.outputs)
         writer = self._tensorboard(trainer)
         if writer is None:
             return

@@ -15,8 +15,8 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from nst.config_types import PositiveInt
 from nst.errors import NSTError
-from nst.images import resize, save_image
-from nst.outputs import config_metadata, pair_dir, run_dir
+from nst.media.images import resize, save_image
+from nst.runs.outputs import config_metadata, pair_dir, run_dir
 
 OnNaN = Literal["stop", "restore_and_halve_lr"]
 

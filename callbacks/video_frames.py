@@ -1,4 +1,4 @@
-"""Makes a video pair's frames one after the other inside one fit (``nst.temporal``): at each
+"""Makes a video pair's frames one after the other inside one fit (``nst.model.temporal``): at each
 frame's last step it writes the frame, logs it, and sets up the next one in place."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from nst.color import luminance_image
+from nst.media.color import luminance_image
 from nst.config_types import PositiveInt
 from nst.errors import NSTError
-from nst.flow import FlowPreset, Motion, flicker
-from nst.images import load_image, save_image
-from nst.outputs import config_metadata, pair_dir, run_dir
-from nst.temporal import FrameSchedule, set_frame
-from nst.video import write_video
+from nst.media.flow import FlowPreset, Motion, flicker
+from nst.media.images import load_image, save_image
+from nst.runs.outputs import config_metadata, pair_dir, run_dir
+from nst.model.temporal import FrameSchedule, set_frame
+from nst.media.video import write_video
 
 
 class VideoFrames(Callback):

@@ -47,14 +47,14 @@ def tiny_overrides(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32)
 @pytest.fixture(scope="session")
 def random_weights():
     """An untrained VGG19's weights (random on purpose: see the module docstring)."""
-    from nst.weights import load_weights
+    from nst.objective.network.weights import load_weights
 
     return load_weights("random")
 
 
 def tiny_pair(style: str = "starry_night.jpg", size: int = 32, **options):
-    """One :class:`nst.inputs.Pair` of the bundled home photo (no Trainer, no CLI)."""
-    from nst.inputs import pair_from_paths
+    """One :class:`nst.inputs.pair.Pair` of the bundled home photo (no Trainer, no CLI)."""
+    from nst.inputs.pair import pair_from_paths
 
     styles = [str(ASSETS / s) for s in style.split("|")]
     return pair_from_paths(str(ASSETS / "home.jpg"), styles if len(styles) > 1 else styles[0], size, **options)
@@ -63,7 +63,7 @@ def tiny_pair(style: str = "starry_night.jpg", size: int = 32, **options):
 @pytest.fixture(scope="session")
 def shared_weights() -> Path:
     """The real VGG19 (caffe) weights: ``../shared/vgg19/`` or the converted cache."""
-    from nst.weights import CACHE_FILE, cache_dir
+    from nst.objective.network.weights import CACHE_FILE, cache_dir
 
     candidates = [SHARED_WEIGHTS, cache_dir() / CACHE_FILE]
     for path in candidates:
@@ -87,7 +87,7 @@ def panned_frames(frames: int = 4, step: tuple[int, int] = (3, 2), width: int = 
     """A synthetic clip whose true motion is known: a window over the bundled building photo
     moved by ``step`` = (dx, dy) pixels per frame, so a point at x in frame t is at x + step in
     frame t-1 (the backward flow is ``step`` everywhere)."""
-    from nst.images import load_image, resize_long_side
+    from nst.media.images import load_image, resize_long_side
 
     photo = resize_long_side(load_image(ASSETS / "building.jpg"), max(width, height) * 2)
     dx, dy = step

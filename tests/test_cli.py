@@ -1,4 +1,4 @@
-"""The command line (nst.cli, train.py): bad input gets one line `error: ... Fix: ...` and exit
+"""The command line (nst.runs.cli, train.py): bad input gets one line `error: ... Fix: ...` and exit
 code 2; typed choices, aliases, config files and their relative paths."""
 
 import os
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import train
-from nst.cli import run
+from nst.runs.cli import run
 from tests.conftest import ASSETS, PROJECT, tiny_args
 
 

@@ -7,8 +7,8 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
 import train
-from callbacks import Converged
-from nst.cli import run
+from nst.callbacks import Converged
+from nst.runs.cli import run
 from tests.conftest import tiny_args
 from tests.test_cli import one_line_error
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from nst.cli import run
+from nst.runs.cli import run
 from tests.conftest import tiny_args
 
 

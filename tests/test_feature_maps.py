@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from nst.cli import run
+from nst.runs.cli import run
 from tests.conftest import PROJECT, tiny_args
 from tests.test_eval_metrics import events
 

@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from nst.errors import ConfigError, WeightsError
-from nst.features import VGGFeatures
-from nst.weights import CAFFE, VGGWeights, load_weights
+from nst.objective.network.features import VGGFeatures
+from nst.objective.network.weights import CAFFE, VGGWeights, load_weights
 
 
 @pytest.fixture(scope="module")

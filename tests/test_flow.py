@@ -1,9 +1,9 @@
-"""nst.flow: DIS optical flow, the trusted-pixel mask and warping, on a synthetic pan whose
+"""nst.media.flow: DIS optical flow, the trusted-pixel mask and warping, on a synthetic pan whose
 true flow is known (tests.conftest.panned_frames)."""
 
 import torch
 
-from nst.flow import Motion, estimate_flow, flicker, trusted_pixels, warp
+from nst.media.flow import Motion, estimate_flow, flicker, trusted_pixels, warp
 from tests.conftest import panned_frames
 
 STEP = (3, 2)  # pixels per frame, (dx, dy)

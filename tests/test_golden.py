@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import train
-from nst.images import load_image
+from nst.media.images import load_image
 from tests.conftest import PROJECT, tiny_overrides
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -58,7 +58,7 @@ def test_shipped_configs_make_the_golden_pictures(tmp_path, name):
     assert finals, "no final.png written"
     folder = GOLDEN / name
     if os.environ.get("NST_WRITE_GOLDEN"):
-        from nst.images import save_image
+        from nst.media.images import save_image
 
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):

@@ -3,7 +3,7 @@
 import torch
 
 import nst.hardware as hardware
-from nst.cli import run
+from nst.runs.cli import run
 from tests.conftest import tiny_args
 
 AVX2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n"

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.images import load_image, resize_long_side, save_image, scaled_size
+from nst.media.images import load_image, resize_long_side, save_image, scaled_size
 
 
 def test_rgb_roundtrip_through_png(tmp_path):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nst.color import match_color_histogram, rgb_to_yiq, with_chroma_of
+from nst.media.color import match_color_histogram, rgb_to_yiq, with_chroma_of
 from nst.errors import ConfigError
-from nst.images import load_image, resize
-from nst.inputs import InputOptions, blend_weights, make_pairs
-from nst.pairs import collect_pairs
+from nst.media.images import load_image, resize
+from nst.inputs.pair import InputOptions, blend_weights, make_pairs
+from nst.inputs.pairs import collect_pairs
 from tests.conftest import ASSETS, tiny_pair
 
 

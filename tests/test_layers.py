@@ -3,7 +3,7 @@ import math
 import pytest
 
 from nst.errors import ConfigError
-from nst.layers import VGG19_LAYERS, layer_index, parse_layer_weights, truncation_index
+from nst.objective.network.layers import VGG19_LAYERS, layer_index, parse_layer_weights, truncation_index
 
 
 def test_names_follow_vgg19_features_positions():

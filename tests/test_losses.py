@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nst.errors import ConfigError
-from nst.losses import (
+from nst.objective.losses import (
     CONTENT_LOSSES,
     STYLE_LOSSES,
     ContentLoss,
@@ -21,7 +21,7 @@ from nst.losses import (
     build_layer_losses,
     gram_matrix,
 )
-from nst.objective import LossDefinition
+from nst.objective.style_objective import LossDefinition
 
 
 def fmap(rows):
@@ -193,7 +193,7 @@ def test_seeded_losses_get_a_seed_per_layer():
 
 
 def test_sorted_matching_without_gradient_is_chunked_but_equal():
-    from nst.losses.common import sorted_matching_loss
+    from nst.objective.losses.common import sorted_matching_loss
 
     values = torch.randn(2, 19, 300)
     target = torch.randn(1, 19, 250).sort(dim=-1).values
@@ -203,7 +203,7 @@ def test_sorted_matching_without_gradient_is_chunked_but_equal():
 
 
 def test_fixed_sliced_wasserstein_keeps_its_directions_and_drops_the_raw_target():
-    from nst.losses import SlicedWassersteinLoss
+    from nst.objective.losses import SlicedWassersteinLoss
 
     target = torch.rand(1, 4, 6, 6)
     fixed = SlicedWassersteinLoss(target, seed=3, fixed=True)
@@ -307,7 +307,7 @@ def test_targets_are_buffers():
 
 
 def test_self_gram_backward_matches_autograd_of_two_operands():
-    from nst.losses.gram import SelfGram
+    from nst.objective.losses.gram import SelfGram
 
     f = torch.randn(2, 5, 7, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(SelfGram.apply, (f,))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import tiny_args
 
-from nst import memory
-from nst.cli import run
+from nst.inputs import memory
+from nst.runs.cli import run
 from nst.errors import ConfigError
 
 

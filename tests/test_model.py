@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 import train
-from nst.cli import run
+from nst.runs.cli import run
 from nst.errors import ConfigError
-from nst.model import NeuralStyleTransfer
+from nst.model.module import NeuralStyleTransfer
 from tests.conftest import ASSETS, PROJECT, tiny_args, tiny_overrides, tiny_pair
 from tests.test_train import scalars
 

@@ -8,16 +8,16 @@ import torch
 from PIL import Image
 
 from nst.errors import ConfigError
-from nst.features import VGGFeatures
-from nst.inputs import load_mask
-from nst.losses import CONTENT_LOSSES, STYLE_LOSSES, GramLoss
-from nst.objective import (
+from nst.objective.network.features import VGGFeatures
+from nst.inputs.pair import load_mask
+from nst.objective.losses import CONTENT_LOSSES, STYLE_LOSSES, GramLoss
+from nst.objective.style_objective import (
     GATYS_STYLE_LAYERS,
     LossDefinition,
     LossWeights,
     StyleObjective,
 )
-from nst.strength import balance, strength_factor
+from nst.model.strength import balance, strength_factor
 from tests.conftest import tiny_pair
 
 GATYS = LossDefinition.from_config()
@@ -174,7 +174,7 @@ def test_strength_factor_gives_the_reference_sizes_balance(random_weights):
 def test_strength_calibration_skips_what_would_cost_more_than_the_preview(random_weights, capsys):
     """mrf's cost grows with the square of the pixels: a 32 px preview does not measure at 400 px
     (that took 188 s for starry.yaml at 96 px before); gram's pass at 400 px is cheap and done."""
-    from nst.strength import keep_balance_of
+    from nst.model.strength import keep_balance_of
 
     for name, scaled in (("mrf", False), ("gram", True)):
         definition = LossDefinition.from_config(style_loss=name, style_layers=["relu1_1", "relu2_1"])

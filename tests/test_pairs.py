@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nst.errors import ConfigError
-from nst.pairs import collect_pairs, shard
+from nst.inputs.pairs import collect_pairs, shard
 from tests.conftest import ASSETS
 
 

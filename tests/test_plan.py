@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from nst.cli import canonical_args, parse, run
+from nst.runs.cli import canonical_args, parse, run
 from nst.errors import ConfigError
-from nst.images import load_image, resize
-from nst.plan import build_plan
+from nst.media.images import load_image, resize
+from nst.runs.plan import build_plan
 from tests.conftest import tiny_args
 
 

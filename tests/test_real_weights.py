@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from nst.features import VGGFeatures
-from nst.images import load_image, resize_long_side
-from nst.losses import gram_matrix
-from nst.weights import load_weights_file
+from nst.objective.network.features import VGGFeatures
+from nst.media.images import load_image, resize_long_side
+from nst.objective.losses import gram_matrix
+from nst.objective.network.weights import load_weights_file
 from tests.conftest import ASSETS
 
 pytestmark = pytest.mark.real_weights

@@ -11,8 +11,8 @@ import torch
 from lightning.pytorch import Callback
 
 import train
-from nst.cli import NSTCLI, run
-from nst.images import load_image
+from nst.runs.cli import NSTCLI, run
+from nst.media.images import load_image
 from tests.conftest import tiny_args
 from tests.test_cli import one_line_error
 

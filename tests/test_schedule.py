@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.cli import run
+from nst.runs.cli import run
 from nst.errors import ConfigError, OutputError
-from nst.losses.normalize import GradientNormalizer
-from nst.schedule import (
+from nst.objective.losses.normalize import GradientNormalizer
+from nst.model.schedule import (
     ImageEMA,
     plan_stages,
     resize_adam_state,
@@ -103,10 +103,10 @@ def test_a_coarse_to_fine_run_grows_its_image_and_resumes_inside_a_coarse_stage(
 
 def test_the_reference_balance_is_measured_once_per_pair_across_stages(tmp_path, monkeypatch):
     """Three stages keeping the balance of 64 px: one pass at 64 px, one at each stage's size."""
-    import nst.strength
+    import nst.model.strength
 
-    sizes, real = [], nst.strength.balance
-    monkeypatch.setattr(nst.strength, "balance",
+    sizes, real = [], nst.model.strength.balance
+    monkeypatch.setattr(nst.model.strength, "balance",
                         lambda objective, content, seed: sizes.append(max(content.shape[-2:])) or
                         real(objective, content, seed))
     run(tiny_args(tmp_path, "--model.stages", "[24, 32, 48]", "--model.strength_reference_size", "64", steps=6, size=48))

@@ -11,20 +11,20 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.cli import run
+from nst.runs.cli import run
 from nst.errors import ConfigError
-from nst.features import VGGFeatures
-from nst.losses import GramLoss, MeanStdLoss, Wasserstein2Loss, pixel_gram
-from nst.losses.guides import resize_guide
-from nst.losses.moments import Moments
-from nst.memory import auto_tile
-from nst.objective import (
+from nst.objective.network.features import VGGFeatures
+from nst.objective.losses import GramLoss, MeanStdLoss, Wasserstein2Loss, pixel_gram
+from nst.objective.losses.guides import resize_guide
+from nst.objective.losses.moments import Moments
+from nst.inputs.memory import auto_tile
+from nst.objective.style_objective import (
     GATYS_STYLE_LAYERS,
     LossDefinition,
     LossWeights,
     StyleObjective,
 )
-from nst.tiles import ALIGN, DEFAULT_HALO, Tiling, seam_ratio
+from nst.objective.tiles import ALIGN, DEFAULT_HALO, Tiling, seam_ratio
 from tests.conftest import tiny_args, tiny_pair
 
 LAYERS = [*GATYS_STYLE_LAYERS, "relu4_2"]
@@ -185,22 +185,22 @@ def test_losses_that_need_every_pixel_at_once_refuse_tiles(tmp_path):
 
 
 def test_auto_tile_follows_free_memory(monkeypatch):
-    import nst.memory
+    import nst.inputs.memory
 
-    monkeypatch.setattr(nst.memory, "free_memory", lambda device: 8 << 30)
+    monkeypatch.setattr(nst.inputs.memory, "free_memory", lambda device: 8 << 30)
     large = auto_tile(1_000_000, "cpu", "32-true", False, DEFAULT_HALO)
-    monkeypatch.setattr(nst.memory, "free_memory", lambda device: 3 << 30)
+    monkeypatch.setattr(nst.inputs.memory, "free_memory", lambda device: 3 << 30)
     small = auto_tile(1_000_000, "cpu", "32-true", False, DEFAULT_HALO)
     assert large % 16 == 0 and small % 16 == 0 and 64 <= small < large
-    monkeypatch.setattr(nst.memory, "free_memory", lambda device: 1 << 30)
+    monkeypatch.setattr(nst.inputs.memory, "free_memory", lambda device: 1 << 30)
     with pytest.raises(ConfigError, match="no room for a 64 px tile"):
         auto_tile(1_000_000, "cpu", "32-true", False, DEFAULT_HALO)
 
 
 def test_size_auto_with_tiles_is_limited_by_the_whole_image_buffers_only(monkeypatch):
-    import nst.memory
+    import nst.inputs.memory
 
-    monkeypatch.setattr(nst.memory, "free_memory", lambda device: 8 << 30)
-    untiled, _ = nst.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
-    tiled, why = nst.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False, tiled=True)
+    monkeypatch.setattr(nst.inputs.memory, "free_memory", lambda device: 8 << 30)
+    untiled, _ = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
+    tiled, why = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False, tiled=True)
     assert untiled < 2000 and tiled == 4000 and "tiled" in why

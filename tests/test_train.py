@@ -9,7 +9,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
-from nst.cli import run
+from nst.runs.cli import run
 from tests.conftest import PROJECT, tiny_args
 
 
@@ -54,7 +54,7 @@ def test_a_second_run_never_overwrites_the_first(tmp_path):
 
 def test_two_runs_starting_at_once_claim_different_versions(tmp_path):
     """Both look before either has written a file: the version folder is claimed by mkdir."""
-    from nst.outputs import RunLogger
+    from nst.runs.outputs import RunLogger
 
     first, second = (RunLogger(str(tmp_path), name="same") for _ in range(2))
     assert (first.version, second.version) == (0, 1)

@@ -1,4 +1,4 @@
-"""Video content (nst.video, nst.temporal, callbacks.video_frames): clips in and out, the
+"""Video content (nst.media.video, nst.model.temporal, callbacks.video_frames): clips in and out, the
 frame-by-frame run with its outputs, flicker with and without the temporal loss, bad input,
 interruption and resume. Random VGG weights on purpose (see tests.conftest), tiny frames."""
 
@@ -12,10 +12,10 @@ from lightning.pytorch import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
-from nst.cli import NSTCLI, run
-from nst.flow import Motion, flicker
-from nst.images import load_image, resize_long_side, save_image
-from nst.video import Clip, ClipOptions, read_clip, write_video
+from nst.runs.cli import NSTCLI, run
+from nst.media.flow import Motion, flicker
+from nst.media.images import load_image, resize_long_side, save_image
+from nst.media.video import Clip, ClipOptions, read_clip, write_video
 from tests.conftest import ASSETS, panned_frames, tiny_overrides
 from tests.test_cli import one_line_error
 
@@ -166,7 +166,7 @@ def test_video_as_style_is_refused_with_a_fix(tmp_path, capsys):
 
 
 def test_size_auto_reads_a_videos_first_frame(tmp_path):
-    from nst.memory import resolve_auto_size
+    from nst.inputs.memory import resolve_auto_size
 
     clip = make_clip(tmp_path / "c.mp4", 2)  # 64x48
     assert resolve_auto_size(clip, 1, 1, "cpu", "32-true", False, 10**6) == 64  # never above the video's own size

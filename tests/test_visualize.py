@@ -1,8 +1,8 @@
-"""python -m nst.visualize: feature maps and Gram matrices as PNGs, without a run."""
+"""python -m nst.objective.visualize: feature maps and Gram matrices as PNGs, without a run."""
 
 from PIL import Image
 
-from nst.visualize import main as visualize_main
+from nst.objective.visualize import main as visualize_main
 from tests.conftest import ASSETS
 
 

@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models import vgg19
 
-import nst.weights as W
+import nst.objective.network.weights as W
 from nst.errors import WeightsError
-from nst.features import VGGFeatures
+from nst.objective.network.features import VGGFeatures
 
 CONV_SHAPES = [  # (in, out) of VGG19's 16 convolutions, Keras block naming
     ("block1_conv1", 3, 64), ("block1_conv2", 64, 64),

@@ -1,0 +1,266 @@
+"""The command line: Lightning's ``LightningCLI`` with the project's defaults; ``run`` turns
+a command line into a plan of runs (``nst.runs.plan``) and carries it out.
+
+The inputs (``data.*``: images, sizes, colour, masks, start) belong to the data module, the
+objective and optimiser (``model.*``) to the model; ``--model.size`` and the other input keys
+are accepted as aliases of ``--data.size`` ... on the command line.
+
+Every run writes to ``<output_dir>/<run_name>/version_N/`` (``final.png``, ``step_XXXXX.png``,
+TensorBoard events, ``config.yaml``, ``checkpoints/last.ckpt``); ``N`` grows, so an earlier
+run is never overwritten. ``run_name`` defaults to the config file's name, or to
+``<content>_<style>`` without a config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import yaml
+from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
+from nst.model.checkpoints import resolve_ckpt_path
+from nst.inputs.data import StylePairDataModule
+from nst.errors import ConfigError, NSTError
+from nst.hardware import usable_precision
+from nst.model.module import NeuralStyleTransfer
+from nst.inputs.pairs import stem
+
+PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
+TRAINER_DEFAULTS = {
+    "max_steps": 200,  # from the photo in the painting's colours, Adam 0.03 + an average: the loss of the former
+                       # 300 steps (lr 0.02, fp32) in under 1/3 of their time (README, "Time to a finished picture")
+    "precision": "bf16-mixed",  # where native (CPU with AVX512-BF16/AMX, Ampere+ GPU); else 32-true / 16-mixed
+    "max_epochs": -1,
+    "log_every_n_steps": 10,
+    "num_sanity_val_steps": 0,
+    "enable_model_summary": False,
+}
+
+
+class NSTCLI(LightningCLI):
+    """``instantiate=False`` only parses (and resolves paths and names): what a plan needs."""
+
+    def __init__(self, args: list[str] | None = None, instantiate: bool = True):
+        self.instantiate = instantiate
+        quiet_lightning()
+        super().__init__(
+            NeuralStyleTransfer,
+            StylePairDataModule,
+            args=args,
+            run=False,
+            trainer_defaults=TRAINER_DEFAULTS,
+            auto_configure_optimizers=False,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={
+                "description": "Neural style transfer (Gatys et al.) with Lightning.",
+                "exit_on_error": False,  # errors become one line in train.py, not a usage dump
+                "allow_abbrev": False,  # a typo is an error, not a silent prefix match
+            },
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ImageSaver, "image_saver")
+        parser.add_lightning_class_args(EvalMetrics, "eval_metrics")
+        parser.add_lightning_class_args(RunGuard, "run_guard")
+        parser.add_lightning_class_args(VideoFrames, "video_frames")
+        parser.add_lightning_class_args(Converged, "converged")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.filename": "last",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 0,
+                "checkpoint.every_n_train_steps": 100,
+            }
+        )
+        parser.link_arguments("data.seed", "seed_everything", compute_fn=int)  # a plain int: it is dumped
+        parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
+        parser.add_argument(
+            "--run_name", type=str | None, default=None,
+            help="Folder name under output_dir (default: the config's name, or content_style).",
+        )
+        parser.add_argument(
+            "--scales", type=list[int] | None, default=None,
+            help="Coarse-to-fine sizes, e.g. [128,256,512]: each stage starts from the last.",
+        )
+        parser.add_argument(
+            "--steps_per_scale", type=list[int] | None, default=None,
+            help="Steps at each of scales (default: trainer.max_steps at each).",
+        )
+        parser.add_argument(
+            "--ckpt_path", type=str | None, default=None,
+            help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
+        )
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config
+        resolve_config_paths(config)
+        ensure_writable(Path(config.output_dir))
+        name = self.run_name = config.run_name or default_run_name(config)
+        if not self.instantiate:  # planning needs the names, not the checkpoint (loaded once, below)
+            return
+        config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
+        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
+        if why:
+            print(why)
+            config.trainer.precision = precision
+        if config.data.size == "auto":
+            resolve_auto_size(config)
+        if config.trainer.logger in (None, True):
+            config.trainer.logger = Namespace(
+                class_path="nst.runs.outputs.RunLogger",
+                init_args=Namespace(
+                    save_dir=config.output_dir, name=name, version=version, default_hp_metric=False
+                ),
+            )
+
+    def _set_seed(self) -> None:  # seeding belongs to the run, not to planning it
+        if self.instantiate:
+            super()._set_seed()
+
+    def instantiate_classes(self) -> None:
+        """Build model, data module and trainer; what their constructors refuse (an accelerator
+        name, a missing TPU library, ...) becomes one line."""
+        if not self.instantiate:
+            return
+        try:
+            super().instantiate_classes()
+        except NSTError:
+            raise
+        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
+            problem = " ".join(str(e).split()).rstrip(".")
+            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
+
+    def fit(self) -> None:
+        try:
+            self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                # leave DDP now, not in an exit handler beside other threads (a run that had
+                # finished was seen to abort there once: "terminate called without an active exception")
+                torch.distributed.destroy_process_group()
+        except torch.OutOfMemoryError as e:
+            size = self.datamodule.options.size
+            raise OutOfMemory(
+                f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
+                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or "
+                "--trainer.precision bf16-mixed"
+            ) from None
+
+
+def resolve_auto_size(config: Namespace) -> None:
+    """``size: auto`` -> pixels, from the first photo's shape and the device's free memory
+    (here, where the whole config is known, including activation checkpointing)."""
+    from nst.inputs.memory import resolve_auto_size as resolve
+    from nst.inputs.pairs import collect_pairs
+
+    d = config.data
+    specs = collect_pairs(d.content, d.style, d.pairs)
+    devices = config.trainer.devices
+    world = devices if isinstance(devices, int) and devices > 0 else 1
+    d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
+                     config.model.activation_checkpointing, d.max_input_pixels, config.model.tile_size is not None)
+
+
+class OutOfMemory(NSTError):
+    """The device ran out of memory."""
+
+
+def ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write to the output folder {folder} ({e.strerror or e}). "
+            "Fix: --output_dir to a folder you can write"
+        ) from None
+
+
+def resolve_config_paths(config: Namespace) -> None:
+    """Relative image and weights paths written in a config file are relative to that file's
+    folder (``configs/starry.yaml`` says ``../assets/...``); command-line values to the cwd."""
+    for config_file in config.get("config") or []:
+        config_file = Path(str(config_file))
+        try:
+            written = yaml.safe_load(config_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for section, keys in PATH_KEYS.items():
+            for key in keys:
+                value = (written.get(section) or {}).get(key)
+                if value is None or value != config[section].get(key):
+                    continue
+                if isinstance(value, list):
+                    config[section][key] = [relative_to(config_file, v) for v in value]
+                elif isinstance(value, str) and (key not in ("init", "weights") or Path(value).suffix):
+                    config[section][key] = relative_to(config_file, value)  # init/weights may be names
+
+
+def relative_to(config_file: Path, value: str) -> str:
+    if Path(value).expanduser().is_absolute():
+        return value
+    return os.path.normpath(config_file.parent / value)
+
+
+def default_run_name(config: Namespace) -> str:
+    configs = config.get("config") or []
+    if configs:
+        return Path(str(configs[-1])).stem
+    data = config.data
+    if data.pairs:
+        return Path(str(data.pairs)).stem
+    if data.content is None or data.style is None:
+        return "nst"  # the data module says what is missing
+    styles = [data.style] if isinstance(data.style, str) else list(data.style)
+    return stem(f"{Path(str(data.content)).stem}_{'+'.join(Path(str(p)).stem for p in styles)}")
+
+
+def quiet_lightning() -> None:
+    """Silence messages that are expected here and would only worry a user."""
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG19
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
+def parse(args: list[str], instantiate: bool = False) -> NSTCLI:
+    """The CLI of ``args`` (one line of error for a bad one); ``instantiate``: with model,
+    data module and trainer built, ready to fit."""
+    check_config_files(args)
+    try:
+        return NSTCLI(args, instantiate=instantiate)
+    except argparse.ArgumentError as e:
+        raise explain_argument_error(e) from None
+
+
+def fit_run(args: list[str]) -> NSTCLI:
+    """One ordinary run."""
+    cli = parse(args, instantiate=True)
+    cli.fit()
+    return cli
+
+
+def run(args: list[str] | None = None, fit: bool = True):
+    """Parse ``args`` into a plan of runs and carry it out (``nst.runs.plan``). Returns the fitted
+    CLI of a plain run, or the path of a sweep's contact sheet or a chain's final image; with
+    ``fit=False`` the CLI of a plain run, built but not fitted."""
+    from nst.runs.plan import build_plan, execute
+
+    args = canonical_args(list(args or []))
+    if not fit:
+        return parse(args, instantiate=True)
+    return execute(build_plan(args, parse), fit_run)
