@@ -1,0 +1,106 @@
+"""The command: ``python train.py --config starry.yaml``, also installed as ``nst`` (``nst
+--config starry.yaml``, ``nst --version``): the same arguments, the same outputs.
+
+Also ``python train.py --content photo.jpg --style painting.jpg`` without a config, any dotted
+override (``--trainer.max_steps 50``, ``--data.size 256``), ``--print_config``, and
+``--ckpt_path last`` to resume the newest run of the same name.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # the repository's configs/ (a link) or the wheel's copy
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing")
+SHORT_FORMS = {"--content": "--data.content", "--style": "--data.style"}
+
+
+def resolve_config(value: str) -> str:
+    """A bare config name resolves to ``configs/<name>`` (``.yaml`` optional); a path works too."""
+    if Path(value).is_file():
+        return value
+    for candidate in (CONFIG_DIR / value, CONFIG_DIR / f"{value}.yaml"):
+        if candidate.is_file():
+            return str(candidate)
+    return value  # let the parser report the missing file
+
+
+def rewrite_argv(argv: list[str]) -> list[str]:
+    """Expand the short forms (``--content``, ``--style``) and bare config names."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        key, eq, value = arg.partition("=")
+        key = SHORT_FORMS.get(key, key)
+        if key in ("--config", "-c"):
+            if eq:
+                out.append(f"{key}={resolve_config(value)}")
+            elif i + 1 < len(argv):
+                out += [key, resolve_config(argv[i + 1])]
+                i += 1
+            else:
+                out.append(key)
+        else:
+            out.append(f"{key}={value}" if eq else key)
+        i += 1
+    return out
+
+
+def version() -> str:
+    """The installed distribution's version; a checkout that is not installed says so."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("nst")
+    except PackageNotFoundError:
+        return "(not installed: a checkout)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from nst.runs.cli import run
+    from nst.errors import NSTError
+
+    argv = rewrite_argv(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:
+        print(f"nst {version()}")
+        return 0
+    verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
+    try:
+        run([a for a in argv if a != "--verbose"])
+    except (NSTError, MisconfigurationException) as e:
+        if verbose:
+            raise
+        message = " ".join(str(e).split())  # Lightning's messages can span lines
+        if "Fix:" not in message:  # Lightning's own checks say the problem, not the remedy
+            message = f"{message.rstrip('.')}. Fix: change that value (python train.py --help lists them)"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # under DDP: another device stopped, and its connection with it
+        if verbose or not any(s in str(e) for s in PEER_GONE):
+            raise
+        print("error: another device of this multi-device run stopped (its own error is above); this one "
+              "stopped too, keeping its images. Fix: the other device's error", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a checkpoint on a full disk (images say it themselves)
+        if verbose or e.errno not in OUTPUT_ERRNOS:
+            raise
+        print(f"error: cannot write {e.filename or 'an output'} ({e.strerror}). Fix: free disk space, or "
+              "--output_dir on another disk you can write", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cli() -> None:
+    """The installed ``nst`` command."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
