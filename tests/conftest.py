@@ -12,11 +12,22 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT / "assets"
 SHARED_VGG = Path(os.environ.get("NST_SHARED_VGG", PROJECT.parent / "shared" / "vgg19"))
 SHARED_WEIGHTS = SHARED_VGG / "vgg19_features.safetensors"
+
+
+# Hypothesis profiles. "ci" (the default, and what CI=true picks) is derandomised: the same
+# examples every run, so the README's `pytest` passes or fails by the code, not by luck. "fuzz"
+# draws new examples every run, for the long local search (README, Tests):
+#   NST_HYPOTHESIS_PROFILE=fuzz NST_FUZZ_EXAMPLES=3000 nice pytest tests/test_cli.py -k fuzz
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("NST_HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 def tiny_args(tmp_path: Path, *extra: str, steps: int = 10, size: int = 32) -> list[str]:

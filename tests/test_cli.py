@@ -247,3 +247,23 @@ def test_fuzzed_command_lines_run_or_say_one_line(tmp_path, capsys, settings_):
         assert len(lines) == 1 and "Fix:" in lines[0], (args, err[-2000:])
     else:
         assert code == 0, (args, err[-2000:])
+
+
+def test_the_default_hypothesis_profile_draws_the_same_examples_every_run():
+    """tests/conftest.py's "ci" profile (the default) is derandomised: two runs of one property
+    see the same examples, so the fuzz tests pass or fail by the code, not by luck."""
+    from tests.conftest import HYPOTHESIS_PROFILE
+
+    if HYPOTHESIS_PROFILE != "ci":
+        pytest.skip(f"profile {HYPOTHESIS_PROFILE} draws new examples on purpose")
+    runs = []
+    for _ in range(2):
+        seen = []
+
+        @given(st.lists(st.sampled_from(sorted(BAD_VALUES)), max_size=3))
+        def draw(keys):
+            seen.append(keys)
+
+        draw()
+        runs.append(seen)
+    assert runs[0] == runs[1] and len(set(map(tuple, runs[0]))) > 10
