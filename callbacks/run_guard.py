@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from nst.config_types import PositiveInt
-from nst.errors import NSTError
+from nst.errors import NSTError, is_out_of_memory
 from nst.media.images import resize, save_image
 from nst.runs.outputs import config_metadata, pair_dir, run_dir
 
@@ -96,6 +96,8 @@ class RunGuard(Callback):
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if isinstance(exception, NSTError) or not len(getattr(pl_module, "images", ())):
             return  # a configuration or NaN error: nothing worth resuming was made
+        if is_out_of_memory(exception):
+            return  # resuming at this size would run out of memory again (the error line says what fits)
         if not bool(self.finite(pl_module)):
             return
         if trainer.world_size > 1:  # saving gathers every device's images: not from one device alone

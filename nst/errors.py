@@ -19,3 +19,10 @@ class OutputError(NSTError):
 
 class WeightsError(NSTError):
     """The VGG19 weights cannot be found, downloaded or loaded."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A device ran out of memory: torch's ``OutOfMemoryError`` (CUDA, MPS) or the CPU
+    allocator's ``RuntimeError`` ("DefaultCPUAllocator: can't allocate memory")."""
+    return type(error).__name__ == "OutOfMemoryError" or (
+        isinstance(error, RuntimeError) and "can't allocate memory" in str(error))

@@ -9,7 +9,7 @@ import torch
 
 from nst.errors import ConfigError
 from nst.hardware import resolve_accelerator
-from nst.media.images import MIN_SIDE
+from nst.media.images import MIN_SIDE, scaled_size
 
 # Peak memory per pixel of the generated image, measured by bench/memory.py on CPU (the slope
 # of a fresh process's peak RSS between 512 and 1024 px; Gatys layers, Adam, evaluation metrics
@@ -64,9 +64,8 @@ def auto_size(
     budget = free * SAFETY - RESERVE
     if tiled:
         per_pixel, budget = TILED_BYTES_PER_PIXEL, budget - TILE_SHARE
+    long_side = largest_fitting(content_hw, images, per_pixel, budget)
     h, w = content_hw
-    pixels = budget / (per_pixel * max(1, images))
-    long_side = int(math.sqrt(max(pixels, 0) * max(h, w) / min(h, w)))
     if long_side < MIN_SIDE * 4:
         raise ConfigError(
             f"size: auto found {free / 2**30:.1f} GiB free on {device}, too little for even "
@@ -78,6 +77,13 @@ def auto_size(
            f"{' with activation checkpointing' if checkpointing else ''}{', tiled' if tiled else ''}; "
            f"{'the photo is ' + str(max(h, w)) + ' px' if size < long_side else 'largest that fits'})")
     return size, why
+
+
+def largest_fitting(content_hw: tuple[int, int], images: int, per_pixel: float, budget: float) -> int:
+    """The long side at which ``images`` images of this aspect ratio take ``budget`` bytes."""
+    h, w = content_hw
+    pixels = budget / (per_pixel * max(1, images))
+    return int(math.sqrt(max(pixels, 0) * max(h, w) / min(h, w)))
 
 
 def resolve_auto_size(content: str, pairs: int, world: int, accelerator: str, precision: str,
@@ -114,3 +120,24 @@ def auto_tile(pixels: int, accelerator: str, precision: str, checkpointing: bool
             "Fix: a smaller data.size, or free memory")
     print(f"nst: tile_size auto -> {tile} px ({free / 2**30:.1f} GiB free on {device}; halo {halo} px)")
     return tile
+
+
+def check_fits(content_hw: tuple[int, int], images: int, device: str, precision: str, checkpointing: bool,
+               tiled: bool, size: int) -> None:
+    """Refuse, before anything is loaded, a CPU run whose ``images`` images of ``size`` px
+    cannot fit in the free memory, naming the size that fits (the measured cost per pixel)."""
+    if device != "cpu":  # a GPU's own out-of-memory error says its one line (nst.runs.cli)
+        return
+    free = free_memory(device)
+    h, w = scaled_size(*content_hw, size)
+    per_pixel = TILED_BYTES_PER_PIXEL if tiled else BYTES_PER_PIXEL[("bf16" in str(precision), bool(checkpointing))]
+    extra = RESERVE + (TILE_SHARE if tiled else 0)
+    need = h * w * per_pixel * max(1, images) + extra
+    if need <= free * SAFETY:
+        return
+    fits = largest_fitting(content_hw, images, per_pixel, free * SAFETY - extra)
+    tile = "" if tiled else ", or --model.tile_size auto (memory follows the tile)"
+    raise ConfigError(
+        f"data.size {size} needs about {need / 2**30:.1f} GiB of memory on {device} ({h}x{w} px, "
+        f"{per_pixel / 1024:.2f} KiB per pixel, {images} image(s)), and {free / 2**30:.1f} GiB are free. "
+        f"Fix: --data.size {fits} (the largest that fits){tile}")

@@ -81,6 +81,18 @@ def pil_to_float_tensor(im: Image.Image) -> torch.Tensor:
     return pil_to_tensor(im).unsqueeze(0).float().div_(255)
 
 
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(h, w) of an image file from its header (EXIF rotation honoured), without decoding it;
+    ``None`` where it cannot be read (``load_image`` says why when the run loads it)."""
+    try:
+        with Image.open(Path(path).expanduser()) as im:
+            width, height = im.size
+            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientation: a quarter turn
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None
+    return (width, height) if rotated else (height, width)
+
+
 def scaled_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(h, w) with the longest side equal to ``long_side`` and the aspect ratio kept."""
     scale = long_side / max(height, width)

@@ -56,6 +56,18 @@ def to_frame_uint8(image: torch.Tensor) -> torch.Tensor:
     return image.detach().float().mul(255).add_(0.5).clamp_(0, 255).to("cpu", torch.uint8)
 
 
+def video_size(path: str) -> tuple[int, int] | None:
+    """(h, w) of a video's frames from its header; ``None`` where it cannot be read."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            context = container.streams.video[0].codec_context
+            return context.height, context.width
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+
+
 def read_clip(path: str, resize_frame, options: ClipOptions, max_pixels: int) -> Clip:
     """Decode the frames of ``path`` that ``options`` select, each made 1x3xHxW float by
     ``resize_frame`` (the run's resize) and kept as uint8."""

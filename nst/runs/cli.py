@@ -31,7 +31,7 @@ from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFra
 from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
-from nst.errors import ConfigError, NSTError
+from nst.errors import ConfigError, NSTError, is_out_of_memory
 from nst.hardware import usable_precision
 from nst.model.module import NeuralStyleTransfer
 from nst.inputs.pairs import stem
@@ -143,17 +143,22 @@ class NSTCLI(LightningCLI):
             raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
     def fit(self) -> None:
+        from nst.runs.preflight import check_run
+
+        check_run(self.trainer, self.model, self.datamodule, self.config.eval_metrics.enabled)
         try:
             self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
             if torch.distributed.is_available() and torch.distributed.is_initialized():
                 # leave DDP now, not in an exit handler beside other threads (a run that had
                 # finished was seen to abort there once: "terminate called without an active exception")
                 torch.distributed.destroy_process_group()
-        except torch.OutOfMemoryError as e:
+        except (torch.OutOfMemoryError, RuntimeError) as e:
+            if not is_out_of_memory(e):
+                raise
             size = self.datamodule.options.size
             raise OutOfMemory(
                 f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
-                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or "
+                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), --model.tile_size auto, or "
                 "--trainer.precision bf16-mixed"
             ) from None
 

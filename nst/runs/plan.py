@@ -91,7 +91,12 @@ def execute(plan: Plan, fit: Callable):
     for variant in plan.variants:
         final = None
         for args in variant.stages:
-            cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
+            try:
+                cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
+            except ConfigError as e:  # a stage's size is one of scales: say so
+                if variant.chain_dir is None or not str(e).startswith("data.size "):
+                    raise
+                raise ConfigError(f"scales: {str(e).replace('Fix: --data.size', 'Fix: scales from')}") from None
             final = Path(cli.trainer.log_dir) / "final.png"
         if variant.chain_dir is not None:
             shutil.copyfile(final, variant.chain_dir / "final.png")

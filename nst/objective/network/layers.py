@@ -90,3 +90,16 @@ def parse_layer_weights(spec: LayerWeights, what: str = "layers") -> dict[str, f
 def truncation_index(names) -> int:
     """Number of ``features`` modules to keep so that every layer in ``names`` is computed."""
     return max(layer_index(n) for n in names) + 1
+
+
+def poolings_through(name: str) -> int:
+    """How many 2x2 poolings an image has been through at ``name`` (``name`` itself included)."""
+    return sum(layer.startswith("pool") for layer in VGG19_LAYERS[: layer_index(name) + 1])
+
+
+def min_side(names, patch: int = 1) -> tuple[int, str]:
+    """(the smallest image side, in px, at which each layer of ``names`` still has a map of
+    ``patch`` x ``patch`` positions, the layer that needs it): a 2x2 pooling of a 1-px map has
+    nothing to pool (relu5_1 needs 16 px, pool5 32)."""
+    deepest = max(names, key=poolings_through)
+    return patch * 2 ** poolings_through(deepest), deepest
