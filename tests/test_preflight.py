@@ -120,3 +120,14 @@ def test_more_devices_than_pairs_is_said_once_before_devices_start(tmp_path, cap
     lines, _ = error_lines(capsys)
     assert lines == ["error: 1 pair(s) for 2 devices: every device needs at least one. Fix: --trainer.devices 1 "
                      "or more pairs"]
+
+
+def test_wrong_weights_with_two_devices_are_said_once_before_devices_start(tmp_path, capsys, monkeypatch, styles):
+    from lightning.pytorch import Trainer
+
+    monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("the run started"))
+    args = tiny_args(tmp_path, "--data.style", str(styles), "--trainer.devices", "2", "--trainer.strategy", "ddp",
+                     "--model.weights", str(tmp_path / "no_such_weights.safetensors"), steps=1)
+    assert train.main(args) == 2
+    lines, _ = error_lines(capsys)
+    assert len(lines) == 1 and "no_such_weights" in lines[0], lines

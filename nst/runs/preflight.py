@@ -16,6 +16,7 @@ from nst.media.video import is_video_file, video_size
 from nst.model.schedule import plan_stages
 from nst.objective.metrics import EVAL_LAYERS
 from nst.objective.network.layers import min_side
+from nst.objective.network.weights import load_weights
 from nst.objective.tiles import round_up
 
 
@@ -33,6 +34,8 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
     world = max(1, trainer.world_size)
     shard(len(specs), 0, world)  # every device needs a pair: said here once, not by each device
     h = model.hparams
+    if world > 1:  # missing or wrong weights: said once, and a download made once, not by every device
+        load_weights(h.weights)
     stages = plan_stages(h.stages, options.size, trainer.max_steps, h.final_stage_share) if h.stages else []
     need = network_need(model.definition, eval_metrics and h.tile_size is None)
     for spec in specs:
