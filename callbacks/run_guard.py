@@ -9,6 +9,7 @@ from typing import Literal
 
 import torch
 from jsonargparse.typing import NonNegativeInt
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
@@ -94,8 +95,8 @@ class RunGuard(Callback):
         return paths[0]
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, NSTError) or not len(getattr(pl_module, "images", ())):
-            return  # a configuration or NaN error: nothing worth resuming was made
+        if isinstance(exception, (NSTError, MisconfigurationException)) or not len(getattr(pl_module, "images", ())):
+            return  # a configuration (ours or Lightning's) or NaN error: nothing worth resuming was made
         if is_out_of_memory(exception):
             return  # resuming at this size would run out of memory again (the error line says what fits)
         if not bool(self.finite(pl_module)):

@@ -312,3 +312,20 @@ def test_the_default_hypothesis_profile_draws_the_same_examples_every_run():
         draw()
         runs.append(seen)
     assert runs[0] == runs[1] and len(set(map(tuple, runs[0]))) > 10
+
+
+
+FUZZ_FOUND = [  # what the long randomised fuzz found (README, Tests), kept as explicit cases
+    ["--model.lr", "1e-3", "--model.strength_reference_size", "10"],  # issue 20: a max_pool2d traceback
+    ["--trainer.fast_dev_run", "true"],  # TypeError: the run's folder from a logger that is not there
+    ["--model.lr_schedule", "cosine", "--trainer.limit_train_batches", "0.5"],  # Lightning's error, then "Resume with"
+]
+
+
+@pytest.mark.parametrize("args", FUZZ_FOUND, ids=" ".join)
+def test_what_the_long_fuzz_found_is_one_line_or_a_run(tmp_path, capsys, args):
+    code = train.main(tiny_args(tmp_path, *args, steps=1))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Resume with" not in err, (args, err[-2000:])
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 0 or (code == 2 and len(lines) == 1 and "Fix:" in lines[0]), (args, err[-2000:])

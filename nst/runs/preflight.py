@@ -31,6 +31,9 @@ class Need:
 def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
     """Everything below, for a built but not started run (``nst.runs.cli``)."""
     specs, options = datamodule.specs, datamodule.options
+    if trainer.fast_dev_run:  # Lightning's debugging mode replaces the logger that names the run's folder
+        raise ConfigError("trainer.fast_dev_run runs without the logger that names the output folder. "
+                          "Fix: --trainer.max_steps 1 for a quick run")
     world = max(1, trainer.world_size)
     shard(len(specs), 0, world)  # every device needs a pair: said here once, not by each device
     h = model.hparams
