@@ -6,9 +6,9 @@ What is compared, and why it pins behaviour rather than last bits (README, Tests
 * **The loss curves** (every ``loss/*`` TensorBoard scalar at every step of every run of the
   case, in ``losses.json``). A run's first step depends only on its start and its objective,
   so it must match to ``STEP0_RTOL`` (another CPU sums in another order: measured up to 6e-6
-  across the emulated CPUs); later steps to ``CURVE_RTOL`` (up to 3.3e-3 measured, in the video
+  across the emulated CPUs; relu5_1 dropped from the classic run moves it by 9.4e-5); later steps to ``CURVE_RTOL`` (up to 3.3e-3 measured, in the video
   case, whose later frames start from the previous result carried by optical flow). A lost
-  style layer, mask or weight, another seed or pair moves the first step by 1% or more.
+  style layer, mask or weight, another seed or pair moves the first step by more.
 * **The pictures**, by what survives float noise: after a few Adam steps a pixel whose
   gradient is near zero moves by a full ``lr`` either way (Adam divides by sqrt(v)), so a few
   pixels may differ by many grey levels while the picture is the same. A picture matches when
@@ -37,7 +37,7 @@ from tests.conftest import PROJECT, tiny_overrides
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CONFIGS = PROJECT / "configs"
 STEPS = 4
-STEP0_RTOL = 1e-4
+STEP0_RTOL = 2e-5
 CURVE_RTOL = 1e-2
 PIXEL_TOL, SHARE_TOL, MEAN_TOL = 8 / 255, 0.03, 0.006
 CASES = {
