@@ -129,3 +129,11 @@ def test_load_image_accepts_the_api_result():
     image = nst.stylize(PHOTO, PAINTING, return_tensor=True, **TINY)
     assert image.shape[:2] == (1, 3) and 0 <= float(image.min()) and float(image.max()) <= 1
     assert isinstance(load_image(PHOTO), torch.Tensor)
+
+
+def test_save_keeps_the_config_in_the_png(tmp_path):
+    picture = nst.stylize(PHOTO, PAINTING, **TINY)
+    path = nst.save(picture, tmp_path / "x.png")
+    with Image.open(path) as again:
+        assert again.info["nst:config"] == picture.info["nst:config"]
+        assert np.array_equal(pixels(again), pixels(picture))
