@@ -172,8 +172,8 @@ def run_watched(args: list[str], watch) -> Path:
 
 
 def result_file(folder: Path) -> Path:
-    """``final.png``, or for a video the folder of its frames."""
-    return folder / "final.png" if (folder / "final.png").is_file() else folder / "frames"
+    """``final.png``, or for a video the folder of its frames (its ``final.png`` is the last one)."""
+    return folder / "frames" if (folder / "frames").is_dir() else folder / "final.png"
 
 
 def read_result(path: Path, return_tensor: bool):
