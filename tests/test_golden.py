@@ -6,15 +6,17 @@ What is compared, and why it pins behaviour rather than last bits (README, Tests
 * **The loss curves** (every ``loss/*`` TensorBoard scalar at every step of every run of the
   case, in ``losses.json``). A run's first step depends only on its start and its objective,
   so it must match to ``STEP0_RTOL`` (another CPU sums in another order: measured up to 6e-6
-  across the emulated CPUs; relu5_1 dropped from the classic run moves it by 9.4e-5); later steps to ``CURVE_RTOL`` (up to 3.3e-3 measured, in the video
+  across the emulated CPUs, 1.6e-4 in the video case, which has its own tolerance; relu5_1
+  dropped from the classic run moves it by 9.4e-5, from the video run by 1.5e-3); later steps to ``CURVE_RTOL`` (up to 3.3e-3 measured, in the video
   case, whose later frames start from the previous result carried by optical flow). A lost
   style layer, mask or weight, another seed or pair moves the first step by more.
 * **The pictures**, by what survives float noise: after a few Adam steps a pixel whose
   gradient is near zero moves by a full ``lr`` either way (Adam divides by sqrt(v)), so a few
   pixels may differ by many grey levels while the picture is the same. A picture matches when
-  its mean absolute difference is under ``MEAN_TOL`` and at most ``SHARE_TOL`` of its values
-  differ by more than ``PIXEL_TOL``; another lr, average, step count, colour handling or a
-  swapped output differs on most pixels.
+  its mean absolute difference is under ``MEAN_TOL``, at most ``SHARE_TOL`` of its values
+  differ by more than ``PIXEL_TOL`` and no channel's mean moves by more than ``COLOUR_TOL``
+  (Adam's noise goes either way: 0.06/255 measured at most; another average moves it 0.35/255);
+  another lr, average, step count, colour handling or a swapped output fails one of them.
 
 The mutation table in README (Tests) shows each listed change failing. On the machine that
 wrote the references ``NST_GOLDEN_EXACT=1`` demands equality of every pixel and every logged
@@ -38,8 +40,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CONFIGS = PROJECT / "configs"
 STEPS = 4
 STEP0_RTOL = 2e-5
+STEP0_RTOL_CASE = {"video": 1e-3}  # its frames are decoded, resized and carried by optical flow: 1.6e-4 measured
 CURVE_RTOL = 1e-2
-PIXEL_TOL, SHARE_TOL, MEAN_TOL = 8 / 255, 0.03, 0.006
+PIXEL_TOL, SHARE_TOL, MEAN_TOL, COLOUR_TOL = 8 / 255, 0.03, 0.006, 0.15 / 255
 CASES = {
     **{p.stem: [p.name] for p in sorted(CONFIGS.glob("*.yaml")) if p.stem != "classic"},
     "classic": ["starry.yaml", "--config", str(CONFIGS / "classic.yaml")],  # a fragment: added to a run
@@ -86,22 +89,24 @@ def picture_differences(image: torch.Tensor, expected: torch.Tensor) -> list[str
         return [f"shape {tuple(image.shape)} != {tuple(expected.shape)}"]
     diff = (image - expected).abs()
     share, mean = float((diff > PIXEL_TOL + 1e-6).float().mean()), float(diff.mean())
+    colour = float((image.mean((-2, -1)) - expected.mean((-2, -1))).abs().max())  # Adam's noise is symmetric
     problems = [f"{share:.1%} of values differ by more than {PIXEL_TOL * 255:.0f}/255"] if share > SHARE_TOL else []
-    return problems + ([f"mean difference {mean * 255:.2f}/255"] if mean > MEAN_TOL else [])
+    problems += [f"mean difference {mean * 255:.2f}/255"] if mean > MEAN_TOL else []
+    return problems + ([f"mean colour moved by {colour * 255:.2f}/255"] if colour > COLOUR_TOL else [])
 
 
-def curve_differences(curves: dict[str, list[float]], expected: dict[str, list[float]]) -> list[str]:
+def curve_differences(curves: dict[str, list[float]], expected: dict[str, list[float]], case: str = "") -> list[str]:
     """Where the loss curves of a run differ from the expected ones beyond the tolerances."""
     if sorted(curves) != sorted(expected):
         return [f"logged {sorted(curves)}, expected {sorted(expected)}"]
-    problems = []
+    problems, step0_rtol = [], STEP0_RTOL_CASE.get(case, STEP0_RTOL)
     for tag, values in expected.items():
         if len(curves[tag]) != len(values):
             problems.append(f"{tag}: {len(curves[tag])} steps logged, expected {len(values)}")
             continue
         floor = 1e-2 * max(map(abs, values), default=0)  # a value near 0 (content at step 0) is noise
         for step, (got, want) in enumerate(zip(curves[tag], values)):
-            rtol = STEP0_RTOL if step == 0 else CURVE_RTOL
+            rtol = step0_rtol if step == 0 else CURVE_RTOL
             if abs(got - want) > rtol * max(abs(want), floor):
                 problems.append(f"{tag} at step {step}: {got:.7g}, expected {want:.7g} (rtol {rtol:g})")
                 break
@@ -126,7 +131,7 @@ def differences(finals, curves, folder: Path, exact: bool) -> list[str]:
             if run != expected_curves[key]:
                 problems.append(f"{key}: not the same logged values")
         else:
-            problems += [f"{key}: {p}" for p in curve_differences(run, expected_curves[key])]
+            problems += [f"{key}: {p}" for p in curve_differences(run, expected_curves[key], folder.name)]
     return problems
 
 
