@@ -111,3 +111,22 @@ def test_the_reference_balance_is_measured_once_per_pair_across_stages(tmp_path,
                         real(objective, content, seed))
     run(tiny_args(tmp_path, "--model.stages", "[24, 32, 48]", "--model.strength_reference_size", "64", steps=6, size=48))
     assert sizes == [64, 24, 32, 48]
+
+
+def test_a_restored_moving_average_follows_the_image_to_its_device():
+    """Lightning loads checkpoints to the CPU: the average must come back onto the image's
+    device and dtype (a fake CUDA device on this machine), and a later stage's resize must
+    leave the image parameter where it is."""
+    from nst.model.schedule import resize_images, start_averages
+    from tests.helpers import fake_cuda
+
+    with fake_cuda():
+        image = torch.nn.Parameter(torch.rand(1, 3, 8, 8, device="cuda"))
+        saved = {"average": torch.rand(1, 3, 8, 8, dtype=torch.float64), "count": 3, "decay": 0.9}
+        (average,) = start_averages([image], 0.9, [saved])
+        assert average.average.device == image.device and average.average.dtype == torch.float32
+        average.update(image)  # lerp_ across devices raised here
+        stale = ImageEMA(image, 0.9)
+        stale.average, stale.count = torch.rand(1, 3, 8, 8), 1  # an average left on the CPU
+        resize_images([image], [(16, 16)], [stale.get()], None)
+        assert image.device.type == "cuda" and image.shape == (1, 3, 16, 16)
