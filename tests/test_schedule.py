@@ -130,3 +130,22 @@ def test_a_restored_moving_average_follows_the_image_to_its_device():
         stale.average, stale.count = torch.rand(1, 3, 8, 8), 1  # an average left on the CPU
         resize_images([image], [(16, 16)], [stale.get()], None)
         assert image.device.type == "cuda" and image.shape == (1, 3, 16, 16)
+
+
+def test_normalized_fp16_gradients_scaled_by_gradscaler_stay_finite_and_unscaled():
+    """Under 16-mixed GradScaler multiplies the loss by 65536: an fp16 sum of such a gradient
+    overflows to inf (and every later step would be skipped). The normaliser sums in float32
+    and keeps the unscaled first norm, so a later change of the loss scale changes nothing."""
+    normalizer = GradientNormalizer()
+    scale = torch.tensor(65536.0)
+    normalizer.loss_scale = lambda: scale
+    x = torch.ones(4096, dtype=torch.float16, requires_grad=True)
+    g = torch.linspace(0, 0.5, 4096, dtype=torch.float16)
+    assert (g * scale).half().sum().isinf()  # each element fits fp16, their sum does not
+    ((normalizer(x).float() * g).sum() * scale).backward()  # GradScaler scales the float32 loss
+    assert torch.isfinite(x.grad).all()
+    torch.testing.assert_close(x.grad.float() / scale, g.float(), rtol=2e-3, atol=1e-4)
+    x.grad = None
+    scale = torch.tensor(32768.0)  # GradScaler halved its scale after an overflow
+    ((normalizer(x).float() * 3 * g).sum() * scale).backward()
+    torch.testing.assert_close((x.grad.float() / scale).abs().sum(), g.float().sum(), rtol=2e-3, atol=0)

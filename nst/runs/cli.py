@@ -111,7 +111,8 @@ class NSTCLI(LightningCLI):
         if not self.instantiate:  # planning needs the names, not the checkpoint (loaded once, below)
             return
         config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
-        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
+        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator,
+                                          config.model.optimizer)
         if why:
             print(why)
             config.trainer.precision = precision
@@ -153,8 +154,7 @@ class NSTCLI(LightningCLI):
             size = self.datamodule.options.size
             raise OutOfMemory(
                 f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
-                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or "
-                "--trainer.precision bf16-mixed"
+                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or {less_memory(self.config)}"
             ) from None
 
 
@@ -170,6 +170,16 @@ def resolve_auto_size(config: Namespace) -> None:
     world = devices if isinstance(devices, int) and devices > 0 else 1
     d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
                      config.model.activation_checkpointing, d.max_input_pixels, config.model.tile_size is not None)
+
+
+def less_memory(config: Namespace) -> str:
+    """What else lowers a step's memory, given what the run already does: bf16 (unless it runs
+    in 16 bits already), then activation checkpointing, then tiles."""
+    if "16" not in str(config.trainer.precision):
+        return "--trainer.precision bf16-mixed"
+    if not config.model.activation_checkpointing:
+        return "--model.activation_checkpointing true"
+    return "--model.tile_size 512" if config.model.tile_size is None else "a smaller --model.tile_size"
 
 
 class OutOfMemory(NSTError):
