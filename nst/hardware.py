@@ -1,4 +1,4 @@
-"""What this machine can do: which device ``auto`` means, and whether the CPU computes bf16
+"""What this machine can do: which device ``auto`` means, which devices a run selects, and whether the CPU computes bf16
 natively (AVX512-BF16, AMX or Arm's BF16) or would emulate it."""
 
 from __future__ import annotations
@@ -24,6 +24,29 @@ def resolve_accelerator(accelerator: str) -> str:
             return "mps"
         return "cpu"
     return accelerator
+
+
+def selected_devices(devices, accelerator: str) -> list[int]:
+    """The device indices Lightning's ``trainer.devices`` selects on ``accelerator``: ``auto``
+    or -1 all GPUs (one process on a CPU), ``n`` the first n, a list or ``"1,3"`` those."""
+    device = resolve_accelerator(accelerator)
+    available = torch.cuda.device_count() if device == "cuda" else 1
+    if isinstance(devices, str):
+        text = devices.strip()
+        if text == "auto":
+            return list(range(available))
+        devices = [int(i) for i in text.split(",") if i.strip()] if "," in text else int(text)
+    if isinstance(devices, int):
+        return list(range(available if devices == -1 else devices))
+    return [int(i) for i in devices]
+
+
+def resolve_devices(devices, accelerator: str, pairs: int):
+    """``devices: auto`` on GPUs: one per pair, up to the GPUs there are (Lightning's ``auto``
+    takes them all, and a run of fewer pairs than devices is refused); else as given."""
+    if devices != "auto" or resolve_accelerator(accelerator) != "cuda":
+        return devices
+    return max(1, min(torch.cuda.device_count(), pairs))
 
 
 @functools.cache

@@ -79,3 +79,28 @@ def test_out_of_memory_advice_never_names_the_precision_already_used(tmp_path, m
             cli.fit()
         assert advice in str(error.value), str(error.value)
         assert precision not in str(error.value).split("Fix:")[1], str(error.value)
+
+
+def test_a_plain_command_uses_one_device_and_auto_takes_one_per_pair(tmp_path, monkeypatch):
+    """On a machine with several GPUs Lightning's ``devices: auto`` takes all of them, and a
+    one-pair run would stop ("1 pair(s) for 4 devices"): the default is one device; ``auto``
+    takes as many as there are pairs, up to the GPUs there are."""
+    from nst.runs.cli import parse
+
+    assert parse(tiny_args(tmp_path)).config.trainer.devices == 1
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert hardware.resolve_devices("auto", "cuda", pairs=1) == 1
+    assert hardware.resolve_devices("auto", "cuda", pairs=3) == 3
+    assert hardware.resolve_devices("auto", "cuda", pairs=9) == 4
+    assert hardware.resolve_devices(2, "cuda", pairs=9) == 2 and hardware.resolve_devices("auto", "cpu", 9) == "auto"
+
+
+def test_the_devices_a_run_selects_are_counted_and_named(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert hardware.selected_devices("auto", "cuda") == [0, 1, 2, 3]
+    assert hardware.selected_devices(-1, "cuda") == [0, 1, 2, 3]
+    assert hardware.selected_devices(2, "cuda") == [0, 1]
+    assert hardware.selected_devices([2, 3], "cuda") == [2, 3]
+    assert hardware.selected_devices("1,3", "cuda") == [1, 3]
+    assert hardware.selected_devices("2", "cuda") == [0, 1]
+    assert hardware.selected_devices("auto", "cpu") == [0] and hardware.selected_devices(2, "cpu") == [0, 1]

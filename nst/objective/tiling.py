@@ -176,7 +176,7 @@ def resolve_tiling(model, style_loss: str) -> Tiling | None:
         pixels = sum(image.numel() // 3 for image in model.images) or sum(
             pair.start[0, 0].numel() for pair in model.pairs)
         precision = str(trainer.precision) if trainer is not None else "32-true"
-        tile = auto_tile(pixels, model.device.type, precision, h.activation_checkpointing, h.tile_halo)
+        tile = auto_tile(pixels, str(model.device), precision, h.activation_checkpointing, h.tile_halo)
     progress = trainer is not None and trainer.progress_bar_callback is not None
     seed = model.pairs[0].seed if model.pairs else 0
     return Tiling(model.vgg, tile, h.tile_halo, seed, progress)

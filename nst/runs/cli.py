@@ -32,14 +32,15 @@ from nst.runs.arguments import canonical_args, check_config_files, explain_argum
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
 from nst.errors import ConfigError, NSTError
-from nst.hardware import usable_precision
+from nst.hardware import resolve_accelerator, resolve_devices, selected_devices, usable_precision
 from nst.model.module import NeuralStyleTransfer
-from nst.inputs.pairs import stem
+from nst.inputs.pairs import collect_pairs, stem
 
 PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
 TRAINER_DEFAULTS = {
     "max_steps": 200,  # from the photo in the painting's colours, Adam 0.03 + an average: the loss of the former
                        # 300 steps (lr 0.02, fp32) in under 1/3 of their time (README, "Time to a finished picture")
+    "devices": 1,  # Lightning's auto takes every GPU: several only when asked (a number, or auto for several pairs)
     "precision": "bf16-mixed",  # where native (CPU with AVX512-BF16/AMX, Ampere+ GPU); else 32-true / 16-mixed
     "max_epochs": -1,
     "log_every_n_steps": 10,
@@ -116,6 +117,10 @@ class NSTCLI(LightningCLI):
         if why:
             print(why)
             config.trainer.precision = precision
+        if config.trainer.devices == "auto":
+            d = config.data
+            config.trainer.devices = resolve_devices("auto", config.trainer.accelerator,
+                                                     len(collect_pairs(d.content, d.style, d.pairs)))
         if config.data.size == "auto":
             resolve_auto_size(config)
         if config.trainer.logger in (None, True):
@@ -162,13 +167,15 @@ def resolve_auto_size(config: Namespace) -> None:
     """``size: auto`` -> pixels, from the first photo's shape and the device's free memory
     (here, where the whole config is known, including activation checkpointing)."""
     from nst.inputs.memory import resolve_auto_size as resolve
-    from nst.inputs.pairs import collect_pairs
 
-    d = config.data
+    from nst.inputs.memory import tightest_gpu
+
+    d, trainer = config.data, config.trainer
     specs = collect_pairs(d.content, d.style, d.pairs)
-    devices = config.trainer.devices
-    world = devices if isinstance(devices, int) and devices > 0 else 1
-    d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
+    indices = selected_devices(trainer.devices, trainer.accelerator)
+    world = len(indices) * (trainer.num_nodes or 1)
+    accelerator = tightest_gpu(indices) if resolve_accelerator(trainer.accelerator) == "cuda" else trainer.accelerator
+    d.size = resolve(specs[0].content, len(specs), world, accelerator, trainer.precision,
                      config.model.activation_checkpointing, d.max_input_pixels, config.model.tile_size is not None)
 
 

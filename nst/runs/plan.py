@@ -91,13 +91,28 @@ def execute(plan: Plan, fit: Callable):
     for variant in plan.variants:
         final = None
         for args in variant.stages:
+            cli = None
+            release_device_memory()  # the run before: its model, trainer and tensors
             cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
-            final = Path(cli.trainer.log_dir) / "final.png"
+            log_dir = Path(cli.trainer.log_dir)
+            final = log_dir / "final.png"
         if variant.chain_dir is not None:
             shutil.copyfile(final, variant.chain_dir / "final.png")
             final = variant.chain_dir / "final.png"
             print(f"nst: multi-scale result ({len(variant.stages)} scales): {final}")
-        results.append((variant.label, final, cli))
+        results.append((variant.label, final, log_dir))
     if plan.sweep_dir is not None:
-        return write_contact_sheet(plan.sweep_dir, [(name, path, Path(c.trainer.log_dir)) for name, path, c in results])
+        return write_contact_sheet(plan.sweep_dir, results)
     return final if plan.variants[0].chain_dir is not None else cli
+
+
+def release_device_memory() -> None:
+    """Free what finished runs held: their tensors (reference cycles included) and, on a GPU,
+    the blocks PyTorch's allocator keeps cached, so that the next run's ``size: auto`` sees them."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
