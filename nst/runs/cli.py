@@ -135,6 +135,14 @@ class NSTCLI(LightningCLI):
         if self.instantiate:
             super()._set_seed()
 
+    def instantiate_trainer(self, **kwargs):
+        """The Trainer; DDP on GPUs with a short timeout (``nst.runs.distributed``)."""
+        from nst.runs.distributed import ddp_strategy
+
+        t = self.config.trainer
+        strategy = ddp_strategy(t.strategy, t.accelerator, t.devices, t.num_nodes)
+        return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
+
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator
         name, a missing TPU library, ...) becomes one line."""
