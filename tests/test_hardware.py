@@ -104,3 +104,13 @@ def test_the_devices_a_run_selects_are_counted_and_named(monkeypatch):
     assert hardware.selected_devices("1,3", "cuda") == [1, 3]
     assert hardware.selected_devices("2", "cuda") == [0, 1]
     assert hardware.selected_devices("auto", "cpu") == [0] and hardware.selected_devices(2, "cpu") == [0, 1]
+
+
+def test_cudnn_picks_its_fastest_kernels_where_the_sizes_are_fixed(tmp_path, monkeypatch):
+    """An untiled run feeds VGG19 one size per stage: cuDNN's benchmark pays off. Tiles vary in
+    size from step to step (the grid moves), where it would search again and again."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
+    run(tiny_args(tmp_path, steps=1), fit=False)
+    assert torch.backends.cudnn.benchmark is True
+    run(tiny_args(tmp_path, "--model.tile_size", "16", steps=1), fit=False)
+    assert torch.backends.cudnn.benchmark is False

@@ -204,3 +204,21 @@ def test_size_auto_with_tiles_is_limited_by_the_whole_image_buffers_only(monkeyp
     untiled, _ = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
     tiled, why = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False, tiled=True)
     assert untiled < 2000 and tiled == 4000 and "tiled" in why
+
+
+def test_the_tiled_backward_asks_the_device_nothing(random_weights, monkeypatch):
+    """``.any()`` of the incoming gradients in the tile loop was a host sync per tile on a GPU:
+    the backward pass reads no tensor's value on the host (``bool``, ``item``)."""
+    plain, tiled, pair = objectives(random_weights, "gram", tile=32, halo=64, layers=["relu1_1", "relu2_1"])
+    image = torch.rand_like(pair.content).requires_grad_(True)
+    total = tiled(image)["total"]
+    (expected,) = torch.autograd.grad(plain(image)["total"], image)
+
+    def host_sync(*args):
+        raise AssertionError("a host sync in the tiled backward pass")
+
+    monkeypatch.setattr(torch.Tensor, "__bool__", host_sync)
+    monkeypatch.setattr(torch.Tensor, "item", host_sync)
+    (got,) = torch.autograd.grad(total, image)
+    monkeypatch.undo()
+    torch.testing.assert_close(got, expected, rtol=0, atol=2e-3 * expected.abs().max().item())

@@ -125,6 +125,7 @@ class TiledPass(torch.autograd.Function):
         ctx.tiled, ctx.tiles, ctx.weights = tiled, tiles, weights
         ctx.autocast = autocast_state(image)
         ctx.save_for_backward(image)
+        ctx.set_materialize_grads(False)  # an unused term's gradient is None: known without asking the device
         return content, style.detach(), tv
 
     @staticmethod
@@ -133,17 +134,20 @@ class TiledPass(torch.autograd.Function):
         tiled: TiledObjective = ctx.tiled
         grad = torch.zeros_like(image)
         for tile in tiled.progress(ctx.tiles, "gradients"):
-            if d_style.any() or d_content.any():
+            if d_style is not None or d_content is not None:
                 x = tile.crop(image).detach().requires_grad_(True)
                 with torch.enable_grad(), ctx.autocast():
                     features = tiled.tiling.vgg(x)
-                    moments = tiled.tile_moments(tile, features, ctx.weights)
-                    surrogate = d_style * sum(ctx.dstyle[key].dot(m) for key, m in moments.items())
-                    surrogate = surrogate + d_content * tiled.content_part(tile, features)
+                    surrogate = 0
+                    if d_style is not None:
+                        moments = tiled.tile_moments(tile, features, ctx.weights)
+                        surrogate = d_style * sum(ctx.dstyle[key].dot(m) for key, m in moments.items())
+                    if d_content is not None:
+                        surrogate = surrogate + d_content * tiled.content_part(tile, features)
                 (part,) = torch.autograd.grad(surrogate, x)
                 y0, y1, x0, x1 = tile.box
                 grad[..., y0:y1, x0:x1] += part
-            if d_tv.any():
+            if d_tv is not None:
                 rows, cols = tv_box(tile)
                 crop = image[..., rows, cols].detach().requires_grad_(True)
                 with torch.enable_grad():

@@ -123,6 +123,9 @@ class NSTCLI(LightningCLI):
                                                      len(collect_pairs(d.content, d.style, d.pairs)))
         if config.data.size == "auto":
             resolve_auto_size(config)
+        if config.trainer.benchmark is None and not config.trainer.deterministic:
+            # cuDNN's kernel search pays off where VGG19 sees one size per stage; tiles vary in size
+            config.trainer.benchmark = config.model.tile_size is None
         if config.trainer.logger in (None, True):
             config.trainer.logger = Namespace(
                 class_path="nst.runs.outputs.RunLogger",
