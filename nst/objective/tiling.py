@@ -45,13 +45,21 @@ class TiledObjective:
         for blend_weight, layer_losses in zip(objective.style.weights, objective.style.losses):
             for layer, loss in layer_losses.losses.items():
                 self.style_slots.append((blend_weight * layer_losses.weights[layer], layer, loss))
-        self.content_slots = [(objective.content.weights[layer], layer, loss)
-                              for layer, loss in objective.content.losses.items()]
+
+    @property
+    def content_slots(self) -> list:
+        """(weight, layer, loss) of the objective's content term now (a video's frame retargets it)."""
+        content = self.objective.content
+        return [(content.weights[layer], layer, loss) for layer, loss in content.losses.items()]
 
     def terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``content``, ``style``, ``tv`` of a 1x3xHxW image, differentiable with respect to it."""
+        """``content``, ``style``, ``tv`` of a 1x3xHxW image, differentiable with respect to it
+        (and a video frame's ``temporal``, a pixel term that needs no tiles)."""
         content, style, tv = TiledPass.apply(image, self)
-        return {"content": content, "style": style, "tv": tv}
+        out = {"content": content, "style": style, "tv": tv}
+        if self.objective.temporal is not None:
+            out["temporal"] = self.objective.temporal(image)
+        return out
 
     # ------------------------------------------------------------------ per-tile pieces
     def weights(self, image: torch.Tensor) -> dict:
