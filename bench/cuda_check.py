@@ -158,8 +158,8 @@ def checks(opts, out: Path) -> list[Check]:
         done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT)
         if done.returncode:
             raise AssertionError(" ".join(done.stderr.strip().splitlines()[-1:]) or f"exit {done.returncode}")
-        row = next((line for line in done.stdout.splitlines() if line.startswith(f"| {s['size']} ")), "")
-        return " ".join(row.split())[:90]
+        row = next((line for line in done.stdout.splitlines() if line.startswith("|") and " ours " in line), "")
+        return " ".join(row.split())[:90] or "no table row for ours"
 
     return [Check("default", f"{s['size']} px, shipped defaults (bf16-mixed, moving average)", default),
             Check("resume", "--ckpt_path last with the moving average restored", resume),
