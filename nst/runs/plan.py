@@ -17,6 +17,7 @@ from typing import Callable
 
 from nst.errors import ConfigError
 from nst.inputs.pairs import collect_pairs
+from nst.media.formats import SUFFIXES
 from nst.model.schedule import check_sizes
 from nst.runs.sweep import label, next_group_dir, split_sweeps, variants, write_contact_sheet
 
@@ -92,10 +93,10 @@ def execute(plan: Plan, fit: Callable):
         final = None
         for args in variant.stages:
             cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
-            final = Path(cli.trainer.log_dir) / "final.png"
+            final = Path(cli.trainer.log_dir) / f"final{SUFFIXES[cli.config.image_saver.format]}"
         if variant.chain_dir is not None:
-            shutil.copyfile(final, variant.chain_dir / "final.png")
-            final = variant.chain_dir / "final.png"
+            shutil.copyfile(final, variant.chain_dir / final.name)
+            final = variant.chain_dir / final.name
             print(f"nst: multi-scale result ({len(variant.stages)} scales): {final}")
         results.append((variant.label, final, cli))
     if plan.sweep_dir is not None:
