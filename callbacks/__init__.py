@@ -5,6 +5,7 @@ from .eval_metrics import EvalMetrics
 from .feature_maps import FeatureMaps
 from .image_saver import ImageSaver
 from .run_guard import RunGuard
+from .timelapse import Timelapse
 from .video_frames import VideoFrames
 
-__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard", "VideoFrames"]
+__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard", "Timelapse", "VideoFrames"]

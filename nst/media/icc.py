@@ -23,6 +23,11 @@ MODES = {"RGB": ("RGB", "RGBA", "RGBX", "P", "PA"), "GRAY": ("L", "LA", "1"), "C
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
+def one_line(error: BaseException) -> str:
+    """A library's message (libheif's, LittleCMS's span lines) as one line."""
+    return " ".join(str(error).split()).rstrip(".")
+
+
 def has_alpha(im: Image.Image) -> bool:
     return im.mode in ALPHA_MODES or (im.mode == "P" and "transparency" in im.info)
 
@@ -40,7 +45,7 @@ def to_srgb(im: Image.Image, where: str) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         space = source.profile.xcolor_space.strip()
     except (OSError, ImageCms.PyCMSError, ValueError) as e:
-        raise ImageError(f"{where} has a broken ICC colour profile ({e}). {fix}") from None
+        raise ImageError(f"{where} has a broken ICC colour profile ({one_line(e)}). {fix}") from None
     if im.mode not in MODES.get(space, ()):
         raise ImageError(f"{where} is a {im.mode} image with an ICC profile for {space or 'unknown'} colours. {fix}")
     alpha = im.convert("RGBA").getchannel("A") if has_alpha(im) else None
@@ -49,7 +54,7 @@ def to_srgb(im: Image.Image, where: str) -> Image.Image:
         out = ImageCms.profileToProfile(im.convert(colour), source, SRGB, renderingIntent=INTENT,
                                         outputMode="RGB", flags=FLAGS)
     except (OSError, ImageCms.PyCMSError, ValueError) as e:
-        raise ImageError(f"{where} has an ICC colour profile that cannot be applied ({e}). {fix}") from None
+        raise ImageError(f"{where} has an ICC colour profile that cannot be applied ({one_line(e)}). {fix}") from None
     if alpha is not None:
         out.putalpha(alpha)
     return out

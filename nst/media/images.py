@@ -16,7 +16,7 @@ from torchvision.transforms.functional import pil_to_tensor
 
 from nst.errors import ImageError, OutputError
 from nst.media.formats import encode, format_for
-from nst.media.icc import has_alpha, to_srgb
+from nst.media.icc import has_alpha, one_line, to_srgb
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF (iPhones' default) through Pillow's own Image.open
 
@@ -81,7 +81,7 @@ def open_image(path: str | os.PathLike, what: str = "image", max_pixels: int = D
             return to_srgb(oriented, f"{what} {path}")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(
-            f"cannot read {what} {path} ({type(e).__name__}: {e}). Fix: re-save it in a supported "
+            f"cannot read {what} {path} ({type(e).__name__}: {one_line(e)}). Fix: re-save it in a supported "
             f"format ({SUPPORTED})"
         ) from None
     finally:
