@@ -5,14 +5,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from lightning.pytorch import Callback, LightningModule, Trainer
 from PIL import Image, ImageDraw, ImageFont
 
 from nst.config_types import Pixels, PositiveInt
-from nst.media.images import resize, scaled_size, to_uint8
-from nst.media.video import VideoWriter
+from nst.media.images import resize, to_uint8
+from nst.media.video import VideoWriter, write_gif
 from nst.runs.outputs import pair_dir
 
 
@@ -88,15 +87,3 @@ def labelled(frame: np.ndarray, text: str) -> np.ndarray:
     draw.rectangle((x - margin, y - margin + top, x + right + margin, y + bottom + margin), fill=(0, 0, 0))
     draw.text((x, y), text, fill=(255, 255, 255), font=font)
     return np.asarray(picture)
-
-
-def write_gif(video: Path, path: Path, long_side: int, fps: int) -> Path:
-    """``video`` decoded back with PyAV, shrunk to ``long_side`` and written as a looping GIF
-    (Pillow: an adaptive palette per frame)."""
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        height, width = scaled_size(stream.height, stream.width, min(long_side, max(stream.height, stream.width)))
-        frames = [Image.fromarray(frame.to_ndarray(format="rgb24", width=width, height=height))
-                  for frame in container.decode(stream)]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
-    return path

@@ -34,3 +34,18 @@ def test_a_coarse_to_fine_run_makes_a_playable_timelapse_at_the_final_size(tmp_p
 def test_no_timelapse_unless_asked(tmp_path):
     assert train.main(tiny_args(tmp_path, steps=2)) == 0
     assert not list((tmp_path / "outputs").rglob("timelapse.*"))
+
+
+def test_a_chain_of_scales_joins_its_stages_timelapses_at_the_final_size(tmp_path):
+    args = tiny_args(tmp_path, "--timelapse.enabled", "true", "--timelapse.every_n_steps", "1",
+                     "--scales", "[32,48]", "--steps_per_scale", "[2,3]", "--run_name", "chain")
+    assert train.main(args) == 0
+    chain = tmp_path / "outputs" / "chain" / "multiscale_0"
+    counts = []
+    for clip in (chain / "scale_32" / "version_0" / "timelapse.mp4", chain / "scale_48" / "version_0" / "timelapse.mp4",
+                 chain / "timelapse.mp4"):
+        with av.open(str(clip)) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        counts.append(len(frames))
+    assert counts == [3, 4, 7]  # steps 0-2 at 32 px, then 0-3 at 48 px, one after the other
+    assert frames[0].shape == (36, 48, 3)  # the 32 px stage upscaled to the final 48x36

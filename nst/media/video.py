@@ -13,8 +13,10 @@ from typing import Optional
 
 import numpy as np
 import torch
+from PIL import Image
 
 from nst.errors import ImageError, OutputError
+from nst.media.images import scaled_size
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 MAX_CLIP_BYTES = 4 << 30  # decoded frames at the run's size, uint8: above any preview, below a crash
@@ -177,6 +179,33 @@ class VideoWriter:
             self.tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {self.path} ({e.strerror or e}); {self.kept}. Fix: free "
                               "disk space, or --output_dir on another disk") from None
+
+
+def join_videos(paths: list[Path], path: Path, size: tuple[int, int], fps: Fraction) -> Path:
+    """The clips one after another, every frame scaled to ``size`` (h, w) by FFmpeg's scaler: a
+    coarse-to-fine chain's time-lapses as one, at the final size."""
+    import av
+
+    writer = VideoWriter(path, fps, size, "the stages' clips are kept")
+    for clip in paths:
+        with av.open(str(clip)) as container:
+            for frame in container.decode(video=0):
+                writer.add(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
+    return writer.close()
+
+
+def write_gif(video: Path, path: Path, long_side: int, fps: int) -> Path:
+    """``video`` decoded back with PyAV, shrunk to ``long_side`` and written as a looping GIF
+    (Pillow: an adaptive palette per frame)."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        height, width = scaled_size(stream.height, stream.width, min(long_side, max(stream.height, stream.width)))
+        frames = [Image.fromarray(frame.to_ndarray(format="rgb24", width=width, height=height))
+                  for frame in container.decode(stream)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+    return path
 
 
 def even_sided(array: np.ndarray) -> np.ndarray:
