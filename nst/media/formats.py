@@ -3,7 +3,8 @@
 configuration where the format can hold it. 16-bit files are quantised from the float image.
 Writers (measured on a 2500 px picture, README "Output formats"): Pillow for 8-bit PNG, JPEG and
 WebP, OpenCV for 16-bit PNG (Pillow has no 16-bit RGB), tifffile for TIFF (OpenCV cannot embed
-a profile in TIFF)."""
+a profile in TIFF; zlib level 1 with the horizontal predictor: 3x faster than level 6 without it,
+and 20 % smaller)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def encode(image: torch.Tensor, fmt: str, metadata: dict[str, str], alpha: torch
         buffer = io.BytesIO()
         array = quantise(image, alpha, 16)
         tifffile.imwrite(buffer, array, photometric="rgb", extrasamples=["unassalpha"] if alpha is not None else None,
-                         compression="zlib", iccprofile=SRGB_ICC, description=json.dumps(metadata), metadata=None)
+                         compression="zlib", compressionargs={"level": 1}, predictor=True, iccprofile=SRGB_ICC, description=json.dumps(metadata), metadata=None)
         return buffer.getvalue()
     pil = Image.fromarray(quantise(image, alpha if fmt != "jpeg" else None, 8))
     buffer = io.BytesIO()
