@@ -7,5 +7,7 @@ from .image_saver import ImageSaver
 from .run_guard import RunGuard
 from .timelapse import Timelapse
 from .video_frames import VideoFrames
+from .watch import Progress, Watch
 
-__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard", "Timelapse", "VideoFrames"]
+__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "Progress", "RunGuard", "Timelapse", "VideoFrames",
+           "Watch"]

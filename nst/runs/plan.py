@@ -100,18 +100,22 @@ def join_timelapses(folders: list[Path], chain_dir: Path, final: Path, options) 
         write_gif(path, path.with_suffix(".gif"), options.gif_size, options.fps)
 
 
-def execute(plan: Plan, fit: Callable):
+def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False):
     """Run every stage with ``fit(args)`` (which returns the fitted CLI), chaining stages
-    through ``data.init``. Returns the CLI of a plain run, else the path of the result (a
-    chain's final.png or the sweep's contact sheet)."""
+    through ``data.init``; once ``stop()`` is true, a chain ends with the stage it finished.
+    Returns the CLI of a plain run, else the path of the result (a chain's final.png or the
+    sweep's contact sheet)."""
     results, cli, final = [], None, None
     for variant in plan.variants:
         final, folders = None, []
         for args in variant.stages:
+            if final is not None and stop():
+                break
             cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
             folders.append(Path(cli.trainer.log_dir))
             final = folders[-1] / f"final{SUFFIXES[cli.config.image_saver.format]}"
         if variant.chain_dir is not None:
+            variant.chain_dir.mkdir(parents=True, exist_ok=True)  # a run without a logger made none
             shutil.copyfile(final, variant.chain_dir / final.name)
             final = variant.chain_dir / final.name
             print(f"nst: multi-scale result ({len(variant.stages)} scales): {final}")
