@@ -5,7 +5,7 @@
 The picture: the bundled building photo upscaled (bicubic, float) to ``side`` px on the long
 side, as is ("smooth") and with Gaussian noise of 2/255 ("textured", closer to a stylised
 result's fine strokes, whose low bits do not compress). Each writer encodes into memory from
-the float image (quantising included); the median of ``rounds``. Rows marked * are the writers
+the float image (quantising included); the median of ``rounds``, interleaved. Rows marked * are the writers
 ``nst.media.formats`` uses.
 """
 
@@ -84,19 +84,19 @@ def main() -> None:
     print(f"picture {smooth.shape[-1]}x{smooth.shape[-2]}, median of {opts.rounds}")
     print("| format | writer | smooth: s | smooth: MB | textured: s | textured: MB |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for fmt, name, write in WRITERS:
-        if opts.only not in f"{fmt} {name}":
-            continue
-        cells = []
-        for image in (smooth, textured):
-            times = []
-            for _ in range(opts.rounds):
+    rows = [(fmt, name, write) for fmt, name, write in WRITERS if opts.only in f"{fmt} {name}"]
+    times = {(name, fmt, kind): [] for fmt, name, _ in rows for kind in (0, 1)}
+    sizes = {}
+    for _ in range(opts.rounds):  # interleaved: every writer once per round, so load changes hit all alike
+        for fmt, name, write in rows:
+            for kind, image in enumerate((smooth, textured)):
                 start = time.perf_counter()
                 data = write(image)
-                times.append(time.perf_counter() - start)
-            cells += [f"{statistics.median(times):.2f}", f"{len(data) / 1e6:.1f}"]
-        print(f"| {fmt} | {name} | " + " | ".join(cells) + " |", flush=True)
-
+                times[name, fmt, kind].append(time.perf_counter() - start)
+                sizes[name, fmt, kind] = len(data)
+    for fmt, name, _ in rows:
+        cells = [f"{statistics.median(times[name, fmt, k]):.2f} | {sizes[name, fmt, k] / 1e6:.1f}" for k in (0, 1)]
+        print(f"| {fmt} | {name} | {cells[0]} | {cells[1]} |", flush=True)
 
 if __name__ == "__main__":
     main()
