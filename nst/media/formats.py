@@ -40,9 +40,11 @@ def format_for(path: Path, fmt: str | None = None) -> str:
 
 
 def quantise(image: torch.Tensor, alpha: torch.Tensor | None, bits: int) -> np.ndarray:
-    """HxWx3 (or x4 with alpha) uint8/uint16 from the float image, rounded to nearest."""
+    """HxWx3 (or x4 with alpha) uint8/uint16 from the float image (1x3xHxW or 3xHxW), rounded to
+    nearest."""
     top = (1 << bits) - 1
-    planes = image[0] if alpha is None else torch.cat([image[0], alpha[0].to(image)])
+    image = image.reshape(3, *image.shape[-2:])
+    planes = image if alpha is None else torch.cat([image, alpha.reshape(1, *image.shape[-2:]).to(image)])
     values = planes.detach().float().cpu().mul(top).add_(0.5).clamp_(0, top)
     dtype = torch.uint8 if bits == 8 else torch.int32
     array = values.to(dtype).permute(1, 2, 0).numpy()

@@ -137,7 +137,7 @@ def _umask() -> int:
 
 def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | None = None,
                alpha: torch.Tensor | None = None, format: str | None = None, quality: int = 95) -> Path:
-    """Write ``image`` atomically (temp file + rename), tagged sRGB, with ``metadata`` (text chunks
+    """Write ``image`` (1x3xHxW or 3xHxW) atomically (temp file + rename), tagged sRGB, with ``metadata`` (text chunks
     in PNG, ImageDescription in TIFF, JPEG and WebP). ``format``: one of ``nst.media.formats``
     (default: from the suffix, ``.png`` 8-bit); ``alpha``: 1x1xhxw, resized to the image. A failed
     write (disk full, no permission) leaves no partial file and raises ``OutputError``."""
