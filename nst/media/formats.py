@@ -62,7 +62,8 @@ def encode(image: torch.Tensor, fmt: str, metadata: dict[str, str], alpha: torch
         buffer = io.BytesIO()
         array = quantise(image, alpha, 16)
         tifffile.imwrite(buffer, array, photometric="rgb", extrasamples=["unassalpha"] if alpha is not None else None,
-                         compression="zlib", compressionargs={"level": 1}, predictor=True, iccprofile=SRGB_ICC, description=json.dumps(metadata), metadata=None)
+                         compression="zlib", compressionargs={"level": 1}, predictor=True, iccprofile=SRGB_ICC,
+                         description=json.dumps(metadata), metadata=None)
         return buffer.getvalue()
     pil = Image.fromarray(quantise(image, alpha if fmt != "jpeg" else None, 8))
     buffer = io.BytesIO()
