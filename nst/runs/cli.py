@@ -27,7 +27,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, Timelapse, VideoFrames
 from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
@@ -76,6 +76,7 @@ class NSTCLI(LightningCLI):
         parser.add_lightning_class_args(RunGuard, "run_guard")
         parser.add_lightning_class_args(VideoFrames, "video_frames")
         parser.add_lightning_class_args(Converged, "converged")
+        parser.add_lightning_class_args(Timelapse, "timelapse")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
