@@ -145,7 +145,14 @@ def run_picture(studio: Studio, session: Session, options: dict, stop, caption: 
             offset, last_stage = offset + steps, look.stage
         steps = look.step
         rows += loss_rows(look, offset)
-        yield look.image, progress_html(look), pd.DataFrame(rows, columns=["step", "loss", "log10"]), None, ""
+        yield look.image, progress_html(look), loss_frame(rows), None, ""
+
+
+def loss_frame(rows: list[dict]) -> pd.DataFrame | None:
+    """The loss curve's data, or None before the first loss (an empty frame has no types)."""
+    if not rows:
+        return None
+    return pd.DataFrame(rows, columns=["step", "loss", "log10"]).astype({"step": int, "log10": float})
 
 
 def keep(session: Session, image, options: dict, caption: str, steps: int, stopped: bool):

@@ -140,18 +140,23 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
 
         button.click(example, None, [ui.photo, ui.editor, ui.paintings, ui.message])
     wire_runs(studio, ui)
-    page.unload(lambda request: studio.forget(request.session_hash) if request else None)
+    def closed(request: gr.Request):
+        studio.forget(request.session_hash)
+
+    page.unload(closed)
 
 
 def wire_runs(studio: Studio, ui: SimpleNamespace) -> None:
     settings_inputs = [getattr(ui, name) for name in SETTING_NAMES]
     live_outputs = [ui.preview, ui.progress, ui.losses, ui.gallery, ui.download, ui.reproduce, ui.message]
 
-    def start(*values, request: gr.Request):
+    def start(size, preset, strength, stroke_size, colours, style_loss, smoothness, seed, blend, editor,
+              request: gr.Request):
         session = studio.session(request.session_hash)
-        *setting_values, editor = values
+        values = dict(size=size, preset=preset, strength=strength, stroke_size=stroke_size, colours=colours,
+                      style_loss=style_loss, smoothness=smoothness, seed=seed, blend=blend)
         try:
-            settings = handlers.settings_of(dict(zip(SETTING_NAMES, setting_values)), len(session.paintings))
+            settings = handlers.settings_of(values, len(session.paintings))
             options = handlers.run_options(studio, session, settings, editor)
         except NSTError as e:
             yield *[gr.skip()] * 6, problem(e)
