@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from nst.errors import ConfigError
 from nst.studio import controls
@@ -30,8 +30,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Every run of the test server: tiny and fast; a random net needs a strong style weight (conftest);
-# from the photo, so what a mask leaves alone stays the photo.
-SERVER_OPTIONS = ["precision=32-true", "accelerator=cpu", "style_weight=1e4", "init=content"]
+# from the photo, and shallow style layers (small receptive fields), so what a mask leaves alone
+# stays the photo even in a tiny picture.
+SERVER_OPTIONS = ["precision=32-true", "accelerator=cpu", "style_weight=1e4", "init=content",
+                  "style_layers=[relu1_1, relu2_1, relu3_1]"]
 
 
 # --- the controls and masks as functions -------------------------------------------------------
@@ -177,8 +179,8 @@ def download(tab, tmp_path: Path, name: str = "picture.png") -> Path:
 
 
 def reproduce_command(tab) -> str:
-    tab.wait_for_function("document.querySelector('#reproduce').innerText.includes('train.py')")
-    return " ".join(tab.inner_text("#reproduce").split())
+    tab.wait_for_function("document.querySelector('#reproduce .cm-content').innerText.includes('train.py')")
+    return " ".join(tab.inner_text("#reproduce .cm-content").split())
 
 
 def test_start_watch_stop_download(page, tmp_path):
@@ -251,8 +253,8 @@ def draw_left_half(tab):
     canvas.wait_for()
     time.sleep(1)
     box = canvas.bounding_box()
-    x0, x1 = box["x"] + 5, box["x"] + box["width"] * 0.42
-    for y in np.linspace(box["y"] + 5, box["y"] + box["height"] - 5, 14):
+    x0, x1 = box["x"] + box["width"] * 0.15, box["x"] + box["width"] * 0.45  # right of the tool palette
+    for y in np.linspace(box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85, 14):
         tab.mouse.move(x0, y)
         tab.mouse.down()
         tab.mouse.move(x1, y, steps=8)
@@ -262,16 +264,19 @@ def draw_left_half(tab):
 def test_a_drawn_mask_keeps_the_style_inside_it(page, tmp_path):
     load_example(page)
     draw_left_half(page)
-    set_number(page, "size", 64)
+    set_number(page, "size", 96)
     page.click("#preset label:has-text('preview')")
     page.click("#start")
     wait_message(page, "done", timeout=240)
     png = download(page, tmp_path)
     (mask_path,) = json.loads(re.search(r"--data\.content_masks=(\[[^\]]*\])", reproduce_command(page)).group(1))
-    result = np.asarray(Image.open(png).convert("RGB"), dtype=np.float32)
-    photo = Image.open(PROJECT / "assets" / "building.jpg").convert("RGB").resize(result.shape[1::-1], Image.LANCZOS)
-    mask = np.asarray(Image.open(mask_path).convert("L").resize(result.shape[1::-1])) / 255.0
-    change = np.abs(result - np.asarray(photo, dtype=np.float32)).mean(axis=2)
+    result = Image.open(png).convert("RGB")
+    photo = Image.open(PROJECT / "assets" / "building.jpg").convert("RGB").resize(result.size, Image.LANCZOS)
+    mask = np.asarray(Image.open(mask_path).convert("L").resize(result.size)) / 255.0
+    # The painting's colours move the local means; Adam's jitter where the style does not pull
+    # (a random net's content loss holds little) averages out over a 9x9 box.
+    local = [np.asarray(im.filter(ImageFilter.BoxBlur(4)), dtype=np.float32) for im in (result, photo)]
+    change = np.abs(local[0] - local[1]).mean(axis=2)
     inside, outside = change[mask > 0.99].mean(), change[mask < 0.01].mean()
     assert 0.2 < (mask > 0.5).mean() < 0.8, "the strokes cover part of the photo"
-    assert inside > 3 * outside, f"style inside {inside:.1f}, outside {outside:.1f} (mean |result - photo|)"
+    assert inside > 3 * outside, f"style inside {inside:.1f}, outside {outside:.1f} (local mean |result - photo|)"
