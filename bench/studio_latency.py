@@ -16,6 +16,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def start_server(weights: str, port: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         if line.startswith("nst studio: http"):
+            threading.Thread(target=lambda: sys.stderr.writelines(proc.stdout), daemon=True).start()
             return proc
     raise SystemExit("the studio did not start")
 

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +94,18 @@ def test_brush_layers_become_one_mask_per_painting():
     assert (np.asarray(first) > 127).sum() + (np.asarray(second) > 127).sum() == 80 * 40
 
 
+def test_a_100_mp_photo_is_refused_before_it_is_decoded(tmp_path):
+    from nst.errors import ImageError
+    from nst.studio.session import Session
+
+    big = tmp_path / "big.png"
+    Image.new("1", (10_000, 10_000)).save(big)  # 100 MP, 12 KB on disk
+    session = Session(tmp_path / "tab")
+    with pytest.raises(ImageError, match="100 MP.*Fix:"):
+        session.set_photo(big)
+    assert session.photo is None and not (tmp_path / "tab").exists()
+
+
 # --- the page in a browser ---------------------------------------------------------------------
 
 def free_port() -> int:
@@ -120,6 +133,7 @@ def studio_url():
     else:
         proc.kill()
         pytest.fail("the studio did not start in 240 s:\n" + "".join(lines))
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # keep the pipe flowing
     yield f"http://127.0.0.1:{port}/"
     proc.terminate()
     proc.wait(30)
@@ -183,7 +197,7 @@ def reproduce_command(tab) -> str:
     return " ".join(tab.inner_text("#reproduce .cm-content").split())
 
 
-def test_start_watch_stop_download(page, tmp_path):
+def test_start_watch_stop_download(page, browser, studio_url, tmp_path):
     load_example(page)
     set_number(page, "size", 32)
     page.click("#preset label:has-text('final')")  # 500 steps: Stop comes first
@@ -208,6 +222,11 @@ def test_start_watch_stop_download(page, tmp_path):
     assert "nst:config_sha256" in im.info
     assert page.locator("#results img").count() == 1
     assert f"--trainer.max_steps={step}" in reproduce_command(page)
+    other = browser.new_page()  # another tab: a session of its own, none of these pictures
+    other.goto(studio_url)
+    other.wait_for_selector("#start")
+    assert other.locator("#results img").count() == 0 and other.locator("#preview img").count() == 0
+    other.close()
 
 
 def test_reproduce_command_makes_the_same_picture(page, tmp_path):
