@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -60,14 +61,18 @@ def own_folder() -> Path:
 
 def launch(args: argparse.Namespace):
     """Build and start the page; returns (page, folder) with the server running in a thread."""
+    fixed = fixed_options(args.option, args.weights)
     folder = own_folder()
     import nst
     from nst.studio.handlers import Studio
     from nst.studio.page import CSS, build
 
-    fixed = fixed_options(args.option, args.weights)
     if not args.no_warm_up:
-        nst.warm_up(weights=args.weights)
+        try:
+            nst.warm_up(weights=args.weights)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     studio = Studio(folder / "sessions", fixed)
     studio.folder.mkdir()
     page = build(studio)
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except NSTError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the folder goes on SIGTERM too
     try:
         page.block_thread()
     finally:
