@@ -4,7 +4,7 @@
     picture = nst.stylize("photo.jpg", "painting.jpg", size=512, style_weight=2e-3)
 
 The public names load on first use (``import nst`` stays fast): the API (``stylize``,
-``command_line``, ``warm_up``, ``Progress``), the objective on tensors (``StyleObjective``,
+``save``, ``command_line``, ``warm_up``, ``Progress``), the objective on tensors (``StyleObjective``,
 ``VGGFeatures``, ``load_weights``), the Lightning pieces (``NeuralStyleTransfer``,
 ``StylePairDataModule``) and the errors. The layers, bottom to top: shared modules, ``media``,
 ``inputs``, ``objective``, ``model``, ``runs`` (with ``callbacks``), then ``api``.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 _PUBLIC = {
-    "stylize": "nst.api", "command_line": "nst.api", "warm_up": "nst.api",
+    "stylize": "nst.api", "command_line": "nst.api", "warm_up": "nst.api", "save": "nst.api",
     "Progress": "nst.callbacks.watch",
     "StyleObjective": "nst.objective.style_objective", "LossDefinition": "nst.objective.style_objective",
     "LossWeights": "nst.objective.style_objective",

@@ -119,7 +119,7 @@ def image_paths(value, key: str, scratch: Path | None):
     """Paths stay paths; PIL images, arrays and tensors are written (lossless PNG) into the
     call's temporary folder, since the engine reads its inputs from files."""
     if value is None or isinstance(value, (str, Path)):
-        return None if value is None else str(value)
+        return None if value is None else bundled(str(value))
     if isinstance(value, (list, tuple)):
         return [image_paths(v, f"{key}_{i}", scratch) for i, v in enumerate(value)]
     if scratch is None:
@@ -128,6 +128,13 @@ def image_paths(value, key: str, scratch: Path | None):
     path = scratch / f"{key.replace('.', '_')}.png"
     as_pil(value, key).save(path)
     return str(path)
+
+
+def bundled(path: str) -> str:
+    """A bare file name that is not here but is one of the bundled samples (``building.jpg``,
+    ``starry_night.jpg``, ...) names the sample, as a bare config name names a shipped config."""
+    sample = Path(__file__).resolve().parent / "assets" / path
+    return str(sample) if not Path(path).exists() and Path(path).name == path and sample.is_file() else path
 
 
 def as_pil(value, what: str) -> Image.Image:
@@ -165,8 +172,8 @@ def run_watched(args: list[str], watch) -> Path:
 
 
 def result_file(folder: Path) -> Path:
-    """``final.png``, or for a video the folder of its frames."""
-    return folder / "final.png" if (folder / "final.png").is_file() else folder / "frames"
+    """``final.png``, or for a video the folder of its frames (its ``final.png`` is the last one)."""
+    return folder / "frames" if (folder / "frames").is_dir() else folder / "final.png"
 
 
 def read_result(path: Path, return_tensor: bool):
@@ -194,6 +201,16 @@ def quiet_lightning_logs():
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def save(picture: Image.Image, path: str | Path) -> Path:
+    """Write a picture from ``stylize`` with its configuration (``picture.info``'s ``nst:*``
+    entries) in the PNG's text chunks, atomically, as ``train.py`` writes its outputs."""
+    from nst.media.images import save_image
+    from torchvision.transforms.functional import pil_to_tensor
+
+    metadata = {k: v for k, v in picture.info.items() if k.startswith("nst:")}
+    return save_image(pil_to_tensor(picture.convert("RGB")).float().div(255), path, metadata)
 
 
 def warm_up(weights: str = "vgg19-caffe") -> None:

@@ -129,3 +129,32 @@ def test_load_image_accepts_the_api_result():
     image = nst.stylize(PHOTO, PAINTING, return_tensor=True, **TINY)
     assert image.shape[:2] == (1, 3) and 0 <= float(image.min()) and float(image.max()) <= 1
     assert isinstance(load_image(PHOTO), torch.Tensor)
+
+
+def test_save_keeps_the_config_in_the_png(tmp_path):
+    picture = nst.stylize(PHOTO, PAINTING, **TINY)
+    path = nst.save(picture, tmp_path / "x.png")
+    with Image.open(path) as again:
+        assert again.info["nst:config"] == picture.info["nst:config"]
+        assert np.array_equal(pixels(again), pixels(picture))
+
+
+def test_several_styles_with_masks_and_a_config_work_as_on_the_command_line(tmp_path):
+    picture = nst.stylize(str(ASSETS / "building.jpg"), [PAINTING, str(ASSETS / "fruits.jpg")], config="masks.yaml",
+                          content_masks=[str(ASSETS / "masks" / "building_top.png"),
+                                         str(ASSETS / "masks" / "building_bottom.png")], **TINY)
+    args = ["--config", "masks.yaml", "--data.size", "32", "--trainer.max_steps", "4", "--model.weights", "random",
+            "--model.style_weight", "1e4", "--trainer.precision", "32-true", "--trainer.accelerator", "cpu",
+            "--trainer.deterministic", "true", "--output_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]
+    assert train.main(args) == 0
+    [final] = tmp_path.rglob("final.png")
+    assert np.array_equal(pixels(picture), pixels(Image.open(final)))
+
+
+def test_tiles_and_video_through_the_api():
+    tiled = nst.stylize(PHOTO, PAINTING, tile_size=16, tile_halo=16, **{**TINY, "size": 48, "steps": 2})
+    assert tiled.size == (48, 36)
+    video = {k: v for k, v in TINY.items() if k != "steps"}  # a video's steps come from its frames
+    frames = nst.stylize(str(ASSETS / "tree.avi"), PAINTING, max_frames=2, steps_first_frame=2, steps_per_frame=1,
+                         **video)
+    assert isinstance(frames, list) and len(frames) == 2 and frames[0].size == (32, 24)

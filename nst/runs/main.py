@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     from nst.errors import NSTError
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["studio"]:  # nst studio: the web page (nst/studio)
-        from nst.studio.server import main as studio
+    if argv[:1] == ["studio"]:  # nst studio: the web page, a box above this one (nst/studio)
+        import subprocess
 
-        return studio(argv[1:])
+        return subprocess.call([sys.executable, "-m", "nst.studio.server", *argv[1:]])
     argv = rewrite_argv(argv)
     if argv[:1] == ["--version"]:
         print(f"nst {version()}")
