@@ -57,7 +57,7 @@ def timed_run(tab, size: int, preset: str, until: str) -> dict:
         if until == "done" and "done" in tab.inner_text("#message"):
             times["finished_s"] = time.perf_counter() - t0
             break
-        time.sleep(0.02)
+        time.sleep(0.05)  # a poll is two calls into the browser: keep its CPU share small
     times["progress"] = tab.inner_text("#progress")
     return {"size": size, "preset": preset, **{k: round(v, 2) if isinstance(v, float) else v
                                                 for k, v in times.items()}}
