@@ -84,6 +84,7 @@ def results_row() -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=2):
             ui.gallery = gr.Gallery(label="This session's pictures", columns=4, height=240, elem_id="results",
+                                    object_fit="contain",
                                     interactive=False)
             ui.download = gr.DownloadButton("Download PNG (config in its metadata)", elem_id="download",
                                             interactive=False)
