@@ -69,12 +69,13 @@ def test_bad_blend_weights_are_one_line(text, count, message):
     assert controls.parse_blend("", 3) == [] and controls.parse_blend("2; 1", 2) == [2.0, 1.0]
 
 
-def test_print_chain_goes_up_from_the_pictures_size():
-    chain = controls.print_chain(400, 2500, 200)
-    assert chain["scales"] == [400, 1450, 2500] and chain["steps_per_scale"] == [200, 60, 10]
-    assert controls.print_chain(400, 800, 60)["scales"] == [400, 800]
+def test_print_chain_goes_up_from_the_picture():
+    chain = controls.print_chain("picture_1.png", 400, 2500)
+    assert chain["init"] == "picture_1.png" and chain["tile_size"] == 512
+    assert chain["scales"] == [1450, 2500] and chain["steps_per_scale"] == [60, 10]
+    assert controls.print_chain("p.png", 400, 800) | {"init": 0} == {"init": 0, "scales": [800], "steps_per_scale": [60], "tile_size": 512}
     with pytest.raises(ConfigError, match="not above"):
-        controls.print_chain(400, 400, 60)
+        controls.print_chain("p.png", 400, 400)
 
 
 def layer(size, box):

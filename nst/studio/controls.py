@@ -123,12 +123,13 @@ def options(settings: Settings, paintings: int) -> dict:
     return out
 
 
-def print_chain(size: int, target: int, steps: int, tile_size: int | str = 512) -> dict:
-    """The options of the print-size chain (README, "Print size"): the picture's own size first,
-    then up to ``target`` px, tiled where an image is larger than a tile."""
+def print_chain(picture: str, size: int, target: int, tile_size: int | str = 512) -> dict:
+    """The options that take a finished picture of ``size`` px up to ``target`` px: coarse to fine
+    from the picture itself (its own size is not run again), tiled where an image is larger than
+    a tile (README, "Print size")."""
     if target <= size:
         raise ConfigError(f"print size {target} px is not above the picture's {size} px. Fix: a larger "
                           "print size, or a smaller picture size")
-    scales = [size, target] if target <= 2 * size else [size, (size + target) // 2, target]
-    stage_steps = [steps, *PRINT_CHAIN_STEPS][: len(scales)]
-    return {"scales": scales, "steps_per_scale": stage_steps, "tile_size": tile_size}
+    scales = [target] if target <= 2 * size else [(size + target) // 2, target]
+    steps = list(PRINT_CHAIN_STEPS[: len(scales)])
+    return {"init": picture, "scales": scales, "steps_per_scale": steps, "tile_size": tile_size}

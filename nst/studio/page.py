@@ -202,7 +202,7 @@ def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
         last = [p for p in session.pictures if "scales" not in p.options][-1]
         base = {k: v for k, v in last.options.items() if k != "steps"}
         try:
-            chain = controls.print_chain(int(base["size"]), int(target), int(last.options["steps"]))
+            chain = controls.print_chain(str(last.path), int(base["size"]), int(target))
         except NSTError as e:
             yield gr.skip(), gr.skip(), gr.skip(), problem(e)
             return
