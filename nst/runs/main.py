@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     from nst.runs.cli import run
     from nst.errors import NSTError
 
-    argv = rewrite_argv(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["studio"]:  # nst studio: the web page, a box above this one (nst/studio)
+        import subprocess
+
+        return subprocess.call([sys.executable, "-m", "nst.studio.server", *argv[1:]])
+    argv = rewrite_argv(argv)
     if argv[:1] == ["--version"]:
         print(f"nst {version()}")
         return 0

@@ -1,0 +1,220 @@
+"""The studio's page (Gradio Blocks): inputs, controls, the picture as it forms, results.
+
+Layout and wiring only; what each event does is in :mod:`nst.studio.handlers`. Runs go through
+Gradio's queue, one at a time per device (``concurrency_id="device"``); the print-size chain
+has its own lane so it can run in the background; Stop bypasses the queue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from nst.errors import NSTError
+from nst.studio import controls, handlers
+from nst.studio.handlers import Studio, problem
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+EXAMPLES = {
+    "building + Starry Night": ("building.jpg", ["starry_night.jpg"]),
+    "home + Starry Night and fruits": ("home.jpg", ["starry_night.jpg", "fruits.jpg"]),
+}
+PRINT_SIZES = [1000, 2000, 2500, 4000]
+CSS = ".nst-progress {font-variant-numeric: tabular-nums; font-size: 0.9em}"
+SETTING_NAMES = ["size", "preset", "strength", "stroke_size", "colours", "style_loss", "smoothness", "seed", "blend"]
+
+
+def inputs_column() -> SimpleNamespace:
+    ui = SimpleNamespace()
+    ui.photo = gr.Image(label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                        elem_id="photo", height=260)
+    ui.paintings = gr.Gallery(label="Paintings (one or more)", type="filepath", interactive=True,
+                              sources=["upload", "clipboard"], columns=3, height=180, elem_id="paintings")
+    ui.blend = gr.Textbox(label="Blend weights (one per painting; empty: equal)", placeholder="0.7, 0.3",
+                          elem_id="blend")
+    with gr.Row():
+        ui.examples = [gr.Button(f"Example: {name}", size="sm", elem_id=f"example-{i}")
+                       for i, name in enumerate(EXAMPLES)]
+    ui.message = gr.Markdown(elem_id="message")
+    with gr.Accordion("Masks: paint where each painting goes (layer 1 = painting 1, ...)", open=False,
+                      elem_id="mask-accordion"):
+        ui.editor = gr.ImageEditor(label="Masks", type="pil", elem_id="masks", sources=[], height=360,
+                                   layers=gr.LayerOptions(layers=["painting 1"], allow_additional_layers=True),
+                                   brush=gr.Brush(colors=["#ff2266"], default_size=40, color_mode="fixed"),
+                                   transforms=[], buttons=[])
+    return ui
+
+
+def controls_column() -> SimpleNamespace:
+    ui = SimpleNamespace()
+    ui.size = gr.Slider(32, 1024, value=400, step=16, label="Size (longest side, px)", elem_id="size")
+    ui.preset = gr.Radio(list(controls.PRESETS), value="default", label="Quality (steps: "
+                         + ", ".join(f"{k} {v}" for k, v in controls.PRESETS.items()) + ")", elem_id="preset")
+    ui.strength = gr.Slider(*controls.STRENGTH_RANGE, value=0.0, step=0.1, elem_id="strength",
+                            label="Strength (style weight, log10 around the loss's calibrated weight)")
+    ui.stroke_size = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Stroke size (style_scale)",
+                               elem_id="stroke")
+    ui.colours = gr.Radio(list(controls.COLOURS), value="the painting's", label="Colours (preserve_color)",
+                          elem_id="colours")
+    ui.style_loss = gr.Dropdown([(line, name) for name, line in controls.STYLE_LOSS_LINES.items()],
+                                value="gram", label="Style loss (what is matched)", elem_id="style-loss")
+    ui.smoothness = gr.Slider(0, 4, value=0, step=0.5, label="Smoothness (TV weight: 0 off, k = 1e(k+2))",
+                              elem_id="smoothness")
+    ui.seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
+    with gr.Row():
+        ui.start = gr.Button("Start", variant="primary", elem_id="start")
+        ui.stop = gr.Button("Stop", variant="stop", elem_id="stop")
+    return ui
+
+
+def live_column() -> SimpleNamespace:
+    ui = SimpleNamespace()
+    ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
+                          height=420)
+    ui.progress = gr.HTML(elem_id="progress")
+    ui.losses = gr.LinePlot(x="step", y="log10", color="loss", label="Losses (log10)", height=200,
+                            elem_id="losses")
+    return ui
+
+
+def results_row() -> SimpleNamespace:
+    ui = SimpleNamespace()
+    with gr.Row():
+        with gr.Column(scale=2):
+            ui.gallery = gr.Gallery(label="This session's pictures", columns=4, height=240, elem_id="results",
+                                    object_fit="contain",
+                                    interactive=False)
+            ui.download = gr.DownloadButton("Download PNG (config in its metadata)", elem_id="download",
+                                            interactive=False)
+            ui.reproduce = gr.Code(label="Reproduce: the command that makes the same picture",
+                                   language="shell", lines=3, elem_id="reproduce", interactive=False)
+        with gr.Column(scale=1):
+            ui.print_size = gr.Dropdown(PRINT_SIZES, value=2500, label="Print size (px, tiled coarse-to-fine)",
+                                        elem_id="print-size")
+            with gr.Row():
+                ui.print_start = gr.Button("Make it print size", elem_id="print-start")
+                ui.print_stop = gr.Button("Stop print", variant="stop", elem_id="print-stop")
+            ui.print_progress = gr.HTML(elem_id="print-progress")
+            ui.print_image = gr.Image(label="Print size", interactive=False, elem_id="print-image", height=200)
+            ui.print_download = gr.DownloadButton("Download print PNG", elem_id="print-download",
+                                                  interactive=False)
+    return ui
+
+
+def build(studio: Studio) -> gr.Blocks:
+    """The page of ``studio`` (its sessions, its fixed options)."""
+    with gr.Blocks(title="nst studio", analytics_enabled=False) as page:
+        gr.Markdown("# nst studio\nA photo, one or more paintings, the controls; Start, and watch the "
+                    "picture form. Stop keeps the current picture.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                inputs = inputs_column()
+            with gr.Column(scale=1):
+                knobs = controls_column()
+            with gr.Column(scale=1):
+                live = live_column()
+        results = results_row()
+        wire(page, studio, SimpleNamespace(**vars(inputs), **vars(knobs), **vars(live), **vars(results)))
+    return page
+
+
+def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
+    """Connect the events; every handler finds its tab's session by Gradio's session hash."""
+    def photo_changed(payload, request: gr.Request):
+        return handlers.take_photo(studio.session(request.session_hash), payload)
+
+    def paintings_changed(payload, request: gr.Request):
+        return handlers.take_paintings(studio.session(request.session_hash), payload)
+
+    ui.photo.upload(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
+    ui.photo.clear(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
+    ui.paintings.upload(paintings_changed, ui.paintings, [ui.paintings, ui.message], preprocess=False)
+    ui.paintings.change(paintings_changed, ui.paintings, [ui.paintings, ui.message], preprocess=False)
+    for button, (photo, paintings) in zip(ui.examples, EXAMPLES.values()):
+        def example(request: gr.Request, photo=photo, paintings=paintings):
+            session = studio.session(request.session_hash)
+            photo_value, editor, _ = handlers.take_photo(session, str(ASSETS / photo))
+            gallery, message = handlers.take_paintings(session, [str(ASSETS / p) for p in paintings])
+            return photo_value, editor, gallery, message
+
+        button.click(example, None, [ui.photo, ui.editor, ui.paintings, ui.message])
+    wire_runs(studio, ui)
+    def closed(request: gr.Request):
+        studio.forget(request.session_hash)
+
+    page.unload(closed)
+
+
+def wire_runs(studio: Studio, ui: SimpleNamespace) -> None:
+    settings_inputs = [getattr(ui, name) for name in SETTING_NAMES]
+    live_outputs = [ui.preview, ui.progress, ui.losses, ui.gallery, ui.download, ui.reproduce, ui.message]
+
+    def start(size, preset, strength, stroke_size, colours, style_loss, smoothness, seed, blend, editor,
+              request: gr.Request):
+        session = studio.session(request.session_hash)
+        values = dict(size=size, preset=preset, strength=strength, stroke_size=stroke_size, colours=colours,
+                      style_loss=style_loss, smoothness=smoothness, seed=seed, blend=blend)
+        try:
+            settings = handlers.settings_of(values, len(session.paintings))
+            options = handlers.run_options(studio, session, settings, editor)
+        except NSTError as e:
+            yield *[gr.skip()] * 6, problem(e)
+            return
+        yield from stream(handlers.run_picture(studio, session, options, session.stop, settings.caption()),
+                          session)
+
+    def stop(request: gr.Request):
+        studio.session(request.session_hash).stop.set()
+
+    ui.start.click(start, [*settings_inputs, ui.editor], live_outputs, concurrency_limit=1,
+                   concurrency_id="device", show_progress="hidden")
+    ui.stop.click(stop, None, None, queue=False)
+    wire_print(studio, ui)
+
+
+def stream(updates, session, print_size: bool = False):
+    """A run's updates as the page's outputs (the gallery, download and reproduce at the end)."""
+    for image, progress, losses, picture, message in updates:
+        if picture is None:
+            live = [image if image is not None else gr.skip(), progress if progress is not None else gr.skip()]
+            if print_size:
+                yield *live, gr.skip(), message or gr.skip()
+            else:
+                yield *live, losses if losses is not None else gr.skip(), *[gr.skip()] * 3, message or gr.skip()
+            continue
+        download = gr.DownloadButton(value=str(picture.path), interactive=True)
+        if print_size:
+            yield image, gr.skip(), download, message
+        else:
+            gallery = [(str(p.path), p.caption) for p in session.pictures]
+            yield image, gr.skip(), gr.skip(), gallery, download, picture.command, message
+
+
+def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
+    """The print-size chain of the last picture, in its own lane with its own progress."""
+    def make_print(target, request: gr.Request):
+        session = studio.session(request.session_hash)
+        if not any("scales" not in p.options for p in session.pictures):
+            yield gr.skip(), gr.skip(), gr.skip(), problem("no picture yet. Fix: make one with Start first")
+            return
+        last = [p for p in session.pictures if "scales" not in p.options][-1]
+        base = {k: v for k, v in last.options.items() if k != "steps"}
+        try:
+            chain = controls.print_chain(str(last.path), int(base["size"]), int(target))
+        except NSTError as e:
+            yield gr.skip(), gr.skip(), gr.skip(), problem(e)
+            return
+        options = {**base, **chain}
+        caption = f"print {target} px of picture {len(session.pictures)}"
+        yield from stream(handlers.run_picture(studio, session, options, session.stop_print, caption),
+                          session, print_size=True)
+
+    def stop_print(request: gr.Request):
+        studio.session(request.session_hash).stop_print.set()
+
+    ui.print_start.click(make_print, ui.print_size, [ui.print_image, ui.print_progress, ui.print_download,
+                                                    ui.message], concurrency_limit=1, concurrency_id="print",
+                         show_progress="hidden")
+    ui.print_stop.click(stop_print, None, None, queue=False)

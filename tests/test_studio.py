@@ -1,0 +1,302 @@
+"""The studio (nst/studio): its controls and masks as functions, and the page in a real browser.
+
+The browser tests start ``python studio.py`` with random weights ON PURPOSE (see conftest) and
+drive Debian's headless Chromium with Playwright; they skip, with the reason, only where
+Chromium or Playwright is not installed (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from nst.errors import ConfigError
+from nst.studio import controls
+from nst.studio.masks import content_masks
+
+PROJECT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Every run of the test server: tiny and fast; a random net needs a strong style weight (conftest);
+# from the photo, and shallow style layers (small receptive fields), so what a mask leaves alone
+# stays the photo even in a tiny picture.
+SERVER_OPTIONS = ["precision=32-true", "accelerator=cpu", "style_weight=1e4", "init=content",
+                  "style_layers=[relu1_1, relu2_1, relu3_1]"]
+
+
+# --- the controls and masks as functions -------------------------------------------------------
+
+def test_strength_is_a_log_scale_around_the_losses_calibrated_weight():
+    from nst.objective.losses.registry import STYLE_LOSSES
+
+    assert controls.style_weight(0, "gram") == STYLE_LOSSES["gram"].default_weight
+    assert controls.style_weight(1, "gram") == pytest.approx(10 * STYLE_LOSSES["gram"].default_weight)
+    assert controls.style_weight(-2, "mean_std") == pytest.approx(STYLE_LOSSES["mean_std"].default_weight / 100)
+    with pytest.raises(ConfigError, match="Fix:"):
+        controls.style_weight(0, "nope")
+
+
+def test_each_control_sets_its_config_key():
+    settings = controls.Settings(size=256, preset="preview", strength=0.5, stroke_size=1.5,
+                                 colours="the photo's (luminance only)", style_loss="wasserstein2",
+                                 smoothness=3, seed=7, blend=[0.7, 0.3])
+    opts = controls.options(settings, paintings=2)
+    assert opts["size"] == 256 and opts["steps"] == controls.PRESETS["preview"] and opts["seed"] == 7
+    assert opts["style_scale"] == 1.5 and opts["preserve_color"] == "luminance"
+    assert opts["tv_weight"] == 1e5 and opts["style_loss"] == "wasserstein2"
+    assert opts["style_blend_weights"] == [0.7, 0.3]
+    assert controls.options(controls.Settings(smoothness=0), 1)["tv_weight"] == 0
+
+
+@pytest.mark.parametrize("text, count, message", [
+    ("0.7, x", 2, "not numbers"), ("1", 2, "1 blend weights for 2"), ("-1, 2", 2, ">= 0"), ("0, 0", 2, ">= 0")])
+def test_bad_blend_weights_are_one_line(text, count, message):
+    with pytest.raises(ConfigError, match=message):
+        controls.parse_blend(text, count)
+    assert controls.parse_blend("", 3) == [] and controls.parse_blend("2; 1", 2) == [2.0, 1.0]
+
+
+def test_print_chain_goes_up_from_the_picture():
+    chain = controls.print_chain("picture_1.png", 400, 2500)
+    assert chain["init"] == "picture_1.png" and chain["tile_size"] == 512
+    assert chain["scales"] == [1450, 2500] and chain["steps_per_scale"] == [60, 10]
+    assert controls.print_chain("p.png", 400, 800) | {"init": 0} == {"init": 0, "scales": [800], "steps_per_scale": [60], "tile_size": 512}
+    with pytest.raises(ConfigError, match="not above"):
+        controls.print_chain("p.png", 400, 400)
+
+
+def layer(size, box):
+    im = Image.new("RGBA", size, (0, 0, 0, 0))
+    if box:
+        ImageDraw.Draw(im).rectangle(box, fill=(255, 0, 0, 255))
+    return im
+
+
+def test_brush_layers_become_one_mask_per_painting():
+    drawn = layer((40, 20), (0, 0, 19, 19))
+    assert content_masks([layer((40, 20), None)], 1, (80, 40)) is None  # nothing drawn: no masks
+    (only,) = content_masks([drawn], 1, (80, 40))
+    assert only.mode == "L" and only.size == (80, 40)
+    assert np.asarray(only)[:, :36].min() == 255 and np.asarray(only)[:, 44:].max() == 0
+    first, second = content_masks([drawn], 2, (80, 40))  # the second painting: everywhere else
+    assert (np.asarray(first) > 127).sum() + (np.asarray(second) > 127).sum() == 80 * 40
+
+
+def test_a_100_mp_photo_is_refused_before_it_is_decoded(tmp_path):
+    from nst.errors import ImageError
+    from nst.studio.session import Session
+
+    big = tmp_path / "big.png"
+    Image.new("1", (10_000, 10_000)).save(big)  # 100 MP, 12 KB on disk
+    session = Session(tmp_path / "tab")
+    with pytest.raises(ImageError, match="100 MP.*Fix:"):
+        session.set_photo(big)
+    assert session.photo is None and not (tmp_path / "tab").exists()
+
+
+# --- the page in a browser ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio_url():
+    """A studio server of its own (random weights, 32-true), its address."""
+    port = free_port()
+    options = [a for o in SERVER_OPTIONS for a in ("--option", o)]
+    proc = subprocess.Popen([sys.executable, "studio.py", "--port", str(port), "--weights", "random", *options],
+                            cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("nst studio: http"):
+            break
+        if not line and proc.poll() is not None:
+            pytest.fail("the studio did not start:\n" + "".join(lines))
+    else:
+        proc.kill()
+        pytest.fail("the studio did not start in 240 s:\n" + "".join(lines))
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # keep the pipe flowing
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, studio_url):
+    """A fresh tab (a session of its own) on the studio, the first example loaded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    tab = context.new_page()
+    tab.goto(studio_url)
+    tab.wait_for_selector("#start")
+    yield tab
+    context.close()
+
+
+def load_example(tab, index: int = 0):
+    tab.click(f"#example-{index}")
+    wait_message(tab, "painting(s)")
+
+
+def wait_message(tab, text: str, timeout: float = 120):
+    tab.wait_for_function("t => document.querySelector('#message').innerText.includes(t)", arg=text,
+                          timeout=timeout * 1000)
+    return tab.inner_text("#message")
+
+
+def set_number(tab, elem_id: str, value):
+    box = tab.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def preview_src(tab) -> str | None:
+    img = tab.locator("#preview img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def download(tab, tmp_path: Path, name: str = "picture.png") -> Path:
+    tab.wait_for_selector("#download:not([disabled])")
+    with tab.expect_download() as info:
+        tab.click("#download")
+    path = tmp_path / name
+    info.value.save_as(path)
+    return path
+
+
+def reproduce_command(tab) -> str:
+    tab.wait_for_function("document.querySelector('#reproduce .cm-content').innerText.includes('train.py')")
+    return " ".join(tab.inner_text("#reproduce .cm-content").split())
+
+
+def test_start_watch_stop_download(page, browser, studio_url, tmp_path):
+    load_example(page)
+    set_number(page, "size", 32)
+    page.click("#preset label:has-text('final')")  # 500 steps: Stop comes first
+    page.click("#start")
+    seen, deadline = [], time.monotonic() + 120
+    while len(set(seen)) < 3 and time.monotonic() < deadline:  # the first picture and two changes
+        src = preview_src(page)
+        if src and src not in seen:
+            seen.append(src)
+        time.sleep(0.05)
+    assert len(set(seen)) >= 3, f"the preview changed {len(set(seen)) - 1} times"
+    assert "step" in page.inner_text("#progress")
+    page.click("#stop")
+    message = wait_message(page, "stopped")
+    step = int(re.search(r"step (\d+)", message).group(1))
+    assert 0 < step < 500
+    png = download(page, tmp_path)
+    with Image.open(png) as im:
+        assert im.format == "PNG" and max(im.size) == 32
+        config = json.loads(im.info["nst:config"]) if im.info["nst:config"].startswith("{") else im.info["nst:config"]
+    assert "size" in str(config) and "32" in str(config)
+    assert "nst:config_sha256" in im.info
+    assert page.locator("#results img").count() == 1
+    assert f"--trainer.max_steps={step}" in reproduce_command(page)
+    other = browser.new_page()  # another tab: a session of its own, none of these pictures
+    other.goto(studio_url)
+    other.wait_for_selector("#start")
+    assert other.locator("#results img").count() == 0 and other.locator("#preview img").count() == 0
+    other.close()
+
+
+def test_reproduce_command_makes_the_same_picture(page, tmp_path):
+    load_example(page)
+    set_number(page, "size", 32)
+    page.click("#preset label:has-text('preview')")
+    set_number(page, "seed", 3)
+    page.click("#start")
+    wait_message(page, "done")
+    png = download(page, tmp_path)
+    command = shlex.split(reproduce_command(page))
+    assert command[:2] == ["python", "train.py"] and "--data.seed=3" in command
+    out = tmp_path / "again"
+    subprocess.run([sys.executable, *command[1:], f"--output_dir={out}"], cwd=PROJECT, check=True,
+                   capture_output=True, timeout=300)
+    (final,) = out.glob("**/final.png")
+    made, again = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (png, final))
+    assert made.shape == again.shape
+    assert np.abs(made - again).max() <= 1  # the same picture (a rounding step at most)
+
+
+def test_bad_uploads_get_a_message_and_the_page_goes_on(page, tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is not a picture")
+    page.locator("#paintings input[type=file]").set_input_files(str(not_image))
+    message = wait_message(page, "Fix:")
+    assert "painting 1" in message and "cannot read" in message
+    truncated = tmp_path / "half.png"
+    truncated.write_bytes((PROJECT / "docs" / "starry.png").read_bytes()[:3000])
+    page.locator("#photo input[type=file]").set_input_files(str(truncated))
+    page.wait_for_function("document.querySelector('#message').innerText.includes('photo')")
+    assert "Fix:" in page.inner_text("#message")
+    page.click("#start")  # nothing loaded: a message, no run
+    wait_message(page, "no photo yet")
+    load_example(page)  # the page still works
+    assert "1 painting(s)" in page.inner_text("#message")
+
+
+def draw_left_half(tab):
+    """Brush strokes over the left part of the mask editor's canvas."""
+    tab.click("#mask-accordion .label-wrap")
+    canvas = tab.locator("#masks canvas").first
+    canvas.wait_for()
+    time.sleep(1)
+    box = canvas.bounding_box()
+    x0, x1 = box["x"] + box["width"] * 0.15, box["x"] + box["width"] * 0.45  # right of the tool palette
+    for y in np.linspace(box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85, 14):
+        tab.mouse.move(x0, y)
+        tab.mouse.down()
+        tab.mouse.move(x1, y, steps=8)
+        tab.mouse.up()
+
+
+def test_a_drawn_mask_keeps_the_style_inside_it(page, tmp_path):
+    load_example(page)
+    draw_left_half(page)
+    set_number(page, "size", 96)
+    page.click("#preset label:has-text('preview')")
+    page.click("#start")
+    wait_message(page, "done", timeout=240)
+    png = download(page, tmp_path)
+    (mask_path,) = json.loads(re.search(r"--data\.content_masks=(\[[^\]]*\])", reproduce_command(page)).group(1))
+    result = Image.open(png).convert("RGB")
+    photo = Image.open(PROJECT / "assets" / "building.jpg").convert("RGB").resize(result.size, Image.LANCZOS)
+    mask = np.asarray(Image.open(mask_path).convert("L").resize(result.size)) / 255.0
+    # The painting's colours move the local means; Adam's jitter where the style does not pull
+    # (a random net's content loss holds little) averages out over a 9x9 box.
+    local = [np.asarray(im.filter(ImageFilter.BoxBlur(4)), dtype=np.float32) for im in (result, photo)]
+    change = np.abs(local[0] - local[1]).mean(axis=2)
+    inside, outside = change[mask > 0.99].mean(), change[mask < 0.01].mean()
+    assert 0.2 < (mask > 0.5).mean() < 0.8, "the strokes cover part of the photo"
+    assert inside > 3 * outside, f"style inside {inside:.1f}, outside {outside:.1f} (local mean |result - photo|)"
