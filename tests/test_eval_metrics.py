@@ -23,3 +23,18 @@ def test_eval_metrics_are_logged_and_written(tmp_path):
         assert tag in tags
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["step"] == 10 and 0 < metrics["eval/ssim_content"] <= 1
+
+
+def test_a_coarse_stage_is_measured_at_the_final_size(random_weights):
+    """model.stages: an image of a coarse stage is smaller than the content target (SSIM crashed)."""
+    import torch
+
+    from nst.media.images import resize
+    from nst.objective.metrics import EVAL_LAYERS, StyleTransferMetrics
+    from nst.objective.network.features import VGGFeatures
+
+    torch.manual_seed(0)
+    content, style = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 32)
+    metrics = StyleTransferMetrics(VGGFeatures(random_weights, EVAL_LAYERS), content, [style])
+    coarse = torch.rand(1, 3, 16, 24)
+    assert metrics(coarse) == metrics(resize(coarse, (32, 48)))

@@ -9,6 +9,7 @@ from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from nst.media.color import luminance
+from nst.media.images import resize
 from nst.objective.network.features import VGGFeatures
 from nst.objective.network.layers import parse_layer_weights
 from nst.objective.losses import GramLoss, LayerLosses, SlicedWassersteinLoss, TVLoss, WeightedSum
@@ -55,6 +56,8 @@ class StyleTransferMetrics(nn.Module):
     @torch.no_grad()
     def forward(self, image: torch.Tensor) -> dict[str, float]:
         image = image.float().clamp(0, 1)
+        if image.shape[-2:] != self.content_luminance.shape[-2:]:  # a coarse stage (model.stages): measured
+            image = resize(image, tuple(self.content_luminance.shape[-2:]))  # at the final size
         features = self.vgg(image)
         ssim = structural_similarity_index_measure(
             luminance(image), self.content_luminance.expand(image.shape[0], -1, -1, -1), data_range=1.0
