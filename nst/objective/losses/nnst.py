@@ -47,7 +47,7 @@ def resized_guide(guide: Optional[torch.Tensor], size: tuple[int, int]) -> Optio
     return None if guide is None else F.interpolate(guide.float(), size=size, mode="area").flatten()
 
 
-@register_style_loss("nnst", 1.0, default_layers=NNST_LAYERS)
+@register_style_loss("nnst", 1.2e9, default_layers=tuple(NNST_LAYER_WEIGHTS.items()))
 class NeuralNeighbourLoss(nn.Module):
     """Mean over the grid of 1 - cos(h_p, t_p): h the image's hypercolumns on a grid of a
     ``scale``-th of the image (NNST: 4), t the photo's with each vector replaced by its nearest

@@ -12,7 +12,7 @@ from torch import nn
 
 from nst.errors import ConfigError
 from nst.media.color import RGB_TO_YIQ
-from nst.objective.losses.common import full_precision
+from nst.objective.losses.common import full_precision, upcast
 from nst.objective.losses.hypercolumn import (
     Samplers,
     check_layers,
@@ -46,13 +46,13 @@ class FeatureTargets(nn.Module):
         super().__init__()
         self.names = list(layers)
         for i, name in enumerate(self.names):
-            self.register_buffer(f"layer{i}", features[name].detach().float(), persistent=False)
+            self.register_buffer(f"layer{i}", upcast(features[name].detach()), persistent=False)
 
     def maps(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, f"layer{i}") for i, name in enumerate(self.names)}
 
 
-@register_content_loss("self_similarity", 1.0, default_layers=STROTSS_LAYERS[1:])
+@register_content_loss("self_similarity", 1.7e6, default_layers=STROTSS_LAYERS[1:])
 class SelfSimilarityLoss(nn.Module):
     """STROTSS's content loss: mean |D_x - D_c| x N over the N x N normalised self-similarity
     matrices (:func:`self_similarity`) of the image's and the photo's hypercolumns at the same N
@@ -105,37 +105,43 @@ def yuv(rgb: torch.Tensor) -> torch.Tensor:
     return rgb @ RGB_TO_YIQ.to(rgb.device, rgb.dtype).t()
 
 
-@register_style_loss("relaxed_emd", 1.0, default_layers=STROTSS_LAYERS)
+@register_style_loss("relaxed_emd", 3.5e8, default_layers=STROTSS_LAYERS)
 class RelaxedEMDLoss(nn.Module):
     """STROTSS's style loss on hypercolumns: relaxed EMD (cosine distance) between the image's
     ``samples`` sampled hypercolumns and ``style_samples`` of the painting's (drawn once, from
     ``seed``), + ``moment_weight`` x (mean |mu - mu_s| + mean |Sigma - Sigma_s|) (``moments``:
     ``mean_cov`` the paper's, ``mean_var`` the diagonal only, much cheaper, ``none``),
     + ``color_weight`` x the relaxed EMD of the pixels' colours (cost: cosine + Euclidean
-    distance in YUV; needs the ``rgb`` layer). Guides: the painting's samples come from its
-    guided region, the image's count by their guide weight."""
+    distance in YUV; needs the ``rgb`` layer). The moments are of the hypercolumns divided by
+    ``feature_scale``: the cosine terms ignore the features' scale, the moments do not, and
+    STROTSS's torchvision-normalised VGG16 features are about 58x smaller than caffe VGG19's
+    (255 / (1 / 0.226)): the default 58 keeps the paper's balance with those (caffe) weights.
+    Guides: the painting's samples come from its guided region, the image's count by their
+    guide weight."""
 
     hypercolumn = True
 
     def __init__(self, target_features: dict[str, torch.Tensor], layers: dict[str, float],
                  samplers: Optional[Samplers] = None, samples: int = 1024, style_samples: int = 1024,
                  moments: Literal["mean_cov", "mean_var", "none"] = "mean_cov", moment_weight: float = 1.0,
-                 color_weight: float = 0.125, seed: int = 0,
+                 color_weight: float = 0.125, feature_scale: float = 58.0, seed: int = 0,
                  target_guide: Optional[torch.Tensor] = None, input_guide: Optional[torch.Tensor] = None):
         super().__init__()
         check_layers(layers, target_features, "relaxed_emd")
         if color_weight and RGB not in layers:
             raise ConfigError("relaxed_emd's colour term reads the pixels. Fix: add rgb to style_layers, "
                               "or style_loss_options: {color_weight: 0}")
+        if feature_scale <= 0:
+            raise ConfigError(f"relaxed_emd feature_scale must be > 0, got {feature_scale}")
         if style_samples < 2:
             raise ConfigError(f"relaxed_emd style_samples must be >= 2, got {style_samples}")
         self.layers, self.moments = dict(layers), moments
-        self.moment_weight, self.color_weight = moment_weight, color_weight
+        self.moment_weight, self.color_weight, self.feature_scale = moment_weight, color_weight, feature_scale
         self.sampler = (samplers or Samplers(seed)).get(samples)
         positions = guided_positions(style_samples, derive_seed(seed, 1), target_guide)
         with torch.no_grad(), full_precision(positions):
             target = hypercolumns(target_features, self.layers, positions)[:1]
-            mean, spread = moments_of(target, None, moments == "mean_cov")
+            mean, spread = moments_of(target / feature_scale, None, moments == "mean_cov")
             rgb = yuv(read_at(target_features[RGB], positions)[:1]) if color_weight else torch.empty(0)
         self.register_buffer("target", target, persistent=False)
         self.register_buffer("target_mean", mean, persistent=False)
@@ -151,7 +157,7 @@ class RelaxedEMDLoss(nn.Module):
             x = hypercolumns(features, self.layers, positions)
             loss = relaxed_emd(cosine_distances(x, self.target), weights)
             if self.moments != "none" and self.moment_weight:
-                mean, spread = moments_of(x, weights, self.moments == "mean_cov")
+                mean, spread = moments_of(x / self.feature_scale, weights, self.moments == "mean_cov")
                 moment = (mean - self.target_mean).abs().mean() + (spread - self.target_spread).abs().mean()
                 loss = loss + self.moment_weight * moment
             if self.color_weight:
