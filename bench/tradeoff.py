@@ -13,6 +13,8 @@ and to the left of the others in ``tradeoff.png`` (SSIM up, distance left).
 ``table.md`` lists every run; ``contact_sheet.png`` shows, per pair, each definition's result
 whose SSIM is nearest a level that all reach (matched content). Runs already in
 ``<out>/runs.json`` are skipped, so an interrupted sweep resumes.
+
+    python bench/tradeoff.py --time-steps 3 --size 400 ...   # s/step of each definition, side by side
 """
 
 from __future__ import annotations
@@ -50,19 +52,22 @@ DEFINITIONS = {  # name: LossDefinition.from_config arguments
 LR = 0.03  # the project's Adam default (pixel units)
 
 
+def adam_step(objective: StyleObjective, image: torch.Tensor, optimizer, step: int, bf16: bool) -> None:
+    objective.resample(step)
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
+        loss = objective(image)["total"]
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        image.clamp_(0, 1)
+
+
 def optimise(objective: StyleObjective, start: torch.Tensor, steps: int, bf16: bool) -> torch.Tensor:
     image = start.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=LR)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
     for step in range(steps):
-        objective.resample(step)
-        optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            loss = objective(image)["total"]
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            image.clamp_(0, 1)
+        adam_step(objective, image, optimizer, step, bf16)
     return image.detach()
 
 
@@ -92,6 +97,32 @@ def run_pair(name: str, args, vgg: VGGFeatures, done: dict, out: Path) -> None:
             (out / "runs.json").write_text(json.dumps(done, indent=1))
             print(f"{key}: {seconds:.0f} s, ssim {done[key]['eval/ssim_content']:.3f}, "
                   f"swd {done[key]['eval/sliced_wasserstein']:.4g}", flush=True)
+
+
+def time_steps(args, vgg: VGGFeatures) -> None:
+    """Seconds per Adam step of each definition on one pair, interleaved round by round (one
+    step each in turn, the first untimed), so that a shared machine's drift falls on all alike."""
+    content_file, style_file = PAIRS[args.pairs.split(",")[0]]
+    pair = pair_from_paths(str(ASSETS / content_file), str(ASSETS / style_file), args.size)
+    runs = {}
+    for name in args.definitions:
+        definition = LossDefinition.from_config(**DEFINITIONS[name])
+        objective = StyleObjective.build(vgg, definition, pair.content, pair.styles,
+                                         LossWeights(*definition.default_weights()))
+        image = pair.start.clone().requires_grad_(True)
+        runs[name] = (objective, image, torch.optim.Adam([image], lr=LR), [])
+    for step in range(args.time_steps + 1):
+        for name, (objective, image, optimizer, seconds) in runs.items():
+            began = time.perf_counter()
+            adam_step(objective, image, optimizer, step, args.bf16)
+            if step:
+                seconds.append(time.perf_counter() - began)
+    gram = sum(runs["gram"][3]) / args.time_steps if "gram" in runs else None
+    print(f"| definition | s/step at {args.size} px ({'bf16' if args.bf16 else 'fp32'}, {args.time_steps} steps) | x gram |")
+    print("| --- | --- | --- |")
+    for name, (*_, seconds) in runs.items():
+        mean = sum(seconds) / len(seconds)
+        print(f"| {name} | {mean:.2f} | {mean / gram:.2f} |" if gram else f"| {name} | {mean:.2f} | |")
 
 
 def plot(runs: list[dict], path: Path) -> None:
@@ -163,6 +194,8 @@ def main() -> None:
     parser.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--out", default="outputs/tradeoff")
     parser.add_argument("--report-only", action="store_true", help="redraw the plot, table and sheet from runs.json")
+    parser.add_argument("--time-steps", type=int, default=0,
+                        help="only time this many steps of each definition, interleaved, on the first pair")
     args = parser.parse_args()
     args.definitions = args.definitions.split(",")
     args.factors = [float(f) for f in args.factors.split(",")]
@@ -176,6 +209,8 @@ def main() -> None:
             layers |= set(LossDefinition.from_config(**DEFINITIONS[d]).layers)
         vgg = VGGFeatures(load_weights(args.weights), layers)
         torch.manual_seed(0)
+        if args.time_steps:
+            return time_steps(args, vgg)
         for name in args.pairs.split(","):
             run_pair(name, args, vgg, done, out)
     report(done, out)
