@@ -6,5 +6,6 @@ from .feature_maps import FeatureMaps
 from .image_saver import ImageSaver
 from .run_guard import RunGuard
 from .video_frames import VideoFrames
+from .watch import Progress, Watch
 
-__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "RunGuard", "VideoFrames"]
+__all__ = ["Converged", "EvalMetrics", "FeatureMaps", "ImageSaver", "Progress", "RunGuard", "VideoFrames", "Watch"]

@@ -23,8 +23,10 @@ class EvalMetrics(Callback):
         self.enabled = enabled
         self.metrics: dict[str, StyleTransferMetrics] = {}
         self.last: dict[str, tuple] = {}  # pair name -> (pair, its latest values)
+        self.wanted = False  # set at the start of a fit that measures
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.wanted = False
         if not self.enabled:
             return
         tiling = getattr(pl_module, "tiling", None)
@@ -33,6 +35,9 @@ class EvalMetrics(Callback):
                            "(model.tile_size) avoids; the logged losses are the whole image's")
             return
         run_dir(trainer)  # on every device at once (see nst.runs.outputs)
+        self.wanted = True  # the targets are computed at the first measurement, not before the first step
+
+    def build(self, pl_module: LightningModule) -> None:
         vgg = VGGFeatures(pl_module.vgg_weights, EVAL_LAYERS).to(pl_module.device)
         device = pl_module.device
         self.metrics = {
@@ -42,6 +47,8 @@ class EvalMetrics(Callback):
         }
 
     def measure(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.metrics:
+            self.build(pl_module)
         for pair, image in pl_module.output_images():
             values = self.metrics[pair.name](image)
             self.last[pair.name] = (pair, values)
@@ -51,11 +58,11 @@ class EvalMetrics(Callback):
                 logger.log_metrics(values, step=trainer.global_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.metrics and trainer.global_step % self.every_n_steps == 0:
+        if self.wanted and trainer.global_step % self.every_n_steps == 0:
             self.measure(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not self.metrics:
+        if not self.wanted:
             return
         self.measure(trainer, pl_module)
         for pair, values in self.last.values():

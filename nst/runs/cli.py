@@ -51,7 +51,7 @@ TRAINER_DEFAULTS = {
 class NSTCLI(LightningCLI):
     """``instantiate=False`` only parses (and resolves paths and names): what a plan needs."""
 
-    def __init__(self, args: list[str] | None = None, instantiate: bool = True):
+    def __init__(self, args: list[str] | None = None, instantiate: bool = True, callbacks: list | None = None):
         self.instantiate = instantiate
         quiet_lightning()
         super().__init__(
@@ -59,7 +59,7 @@ class NSTCLI(LightningCLI):
             StylePairDataModule,
             args=args,
             run=False,
-            trainer_defaults=TRAINER_DEFAULTS,
+            trainer_defaults={**TRAINER_DEFAULTS, "callbacks": list(callbacks or [])},  # added to the config's
             auto_configure_optimizers=False,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={
@@ -237,19 +237,20 @@ def quiet_lightning() -> None:
     )
 
 
-def parse(args: list[str], instantiate: bool = False) -> NSTCLI:
+def parse(args: list[str], instantiate: bool = False, callbacks: list | None = None) -> NSTCLI:
     """The CLI of ``args`` (one line of error for a bad one); ``instantiate``: with model,
-    data module and trainer built, ready to fit."""
+    data module and trainer built, ready to fit, with ``callbacks`` (live objects, e.g. the
+    API's :class:`~nst.callbacks.watch.Watch`) beside the configured ones."""
     check_config_files(args)
     try:
-        return NSTCLI(args, instantiate=instantiate)
+        return NSTCLI(args, instantiate=instantiate, callbacks=callbacks)
     except argparse.ArgumentError as e:
         raise explain_argument_error(e) from None
 
 
-def fit_run(args: list[str]) -> NSTCLI:
+def fit_run(args: list[str], callbacks: list | None = None) -> NSTCLI:
     """One ordinary run."""
-    cli = parse(args, instantiate=True)
+    cli = parse(args, instantiate=True, callbacks=callbacks)
     cli.fit()
     return cli
 

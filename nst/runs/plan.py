@@ -83,17 +83,21 @@ def build_plan(argv: list[str], parse: Callable) -> Plan:
     return Plan(tuple(planned), sweep_dir)
 
 
-def execute(plan: Plan, fit: Callable):
+def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False):
     """Run every stage with ``fit(args)`` (which returns the fitted CLI), chaining stages
-    through ``data.init``. Returns the CLI of a plain run, else the path of the result (a
-    chain's final.png or the sweep's contact sheet)."""
+    through ``data.init``; once ``stop()`` is true, a chain ends with the stage it finished.
+    Returns the CLI of a plain run, else the path of the result (a chain's final.png or the
+    sweep's contact sheet)."""
     results, cli, final = [], None, None
     for variant in plan.variants:
         final = None
         for args in variant.stages:
+            if final is not None and stop():
+                break
             cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
             final = Path(cli.trainer.log_dir) / "final.png"
         if variant.chain_dir is not None:
+            variant.chain_dir.mkdir(parents=True, exist_ok=True)  # a run without a logger made none
             shutil.copyfile(final, variant.chain_dir / "final.png")
             final = variant.chain_dir / "final.png"
             print(f"nst: multi-scale result ({len(variant.stages)} scales): {final}")

@@ -364,8 +364,34 @@ def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
         return vgg19(weights=None).features.state_dict()
 
 
+_LOADED: dict[tuple, VGGWeights] = {}  # this process's loaded weights: a second run starts warm
+
+
+def _memo_key(weights: str) -> tuple:
+    """What identifies loaded weights: the name, and the file's identity (path, size, mtime),
+    so that a file changed on disk is read again."""
+    path = cache_dir() / CACHE_FILE if weights == "vgg19-caffe" else Path(weights).expanduser()
+    try:
+        stat = path.stat()
+        return weights, str(path.resolve()), stat.st_size, stat.st_mtime_ns
+    except OSError:
+        return (weights,)
+
+
 def load_weights(weights: str, progress: bool = True) -> VGGWeights:
-    """Resolve the ``weights`` config value to a state dict and its preprocessing."""
+    """Resolve the ``weights`` config value to a state dict and its preprocessing, once per
+    process (the network's modules take these tensors as they are and never change them)."""
+    key = _memo_key(weights)
+    if key in _LOADED:
+        return _LOADED[key]
+    loaded = _load_weights(weights, progress)
+    if len(key) > 1 or weights == "random":  # only what a file (or the fixed seed) identifies
+        _LOADED.clear()  # one network at a time: a new one frees the last (80 MB)
+        _LOADED[_memo_key(weights)] = loaded  # the key again: loading may have written the cache
+    return loaded
+
+
+def _load_weights(weights: str, progress: bool) -> VGGWeights:
     if weights == "vgg19-caffe":
         return load_caffe_weights(progress)
     if weights == "vgg19-torchvision":

@@ -1,0 +1,220 @@
+"""The Python API: ``nst.stylize(photo, painting, size=512, style_weight=2e-3)`` makes a picture
+with the same engine as ``train.py``: the options are the config keys (by their leaf name, or
+dotted), turned into the command line that ``train.py`` would parse, and run through the same
+plan. So a picture from Python is the picture of that command (tested), and everything the
+command can do (several styles, masks, coarse-to-fine, tiles, video) works here too.
+
+It writes nothing unless asked (``output_dir``): the run goes to a temporary folder, without
+TensorBoard, checkpoints or evaluation passes (none of them changes the picture). A second call
+in the process reuses the loaded network (``nst.objective.network.weights`` keeps it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shlex
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from nst.errors import ConfigError
+
+StyleInput = Any  # a path, a PIL image, an HxWx3 array or a (1x)3xHxW tensor in [0, 1]
+ALIASES = {"steps": "trainer.max_steps", "precision": "trainer.precision", "accelerator": "trainer.accelerator",
+           "devices": "trainer.devices"}
+IMAGE_KEYS = ("data.content", "data.style", "data.init", "data.content_masks", "data.style_masks")
+QUIET = {"trainer.enable_progress_bar": False, "trainer.logger": False, "eval_metrics.enabled": False,
+         "image_saver.tensorboard": False, "checkpoint.save_last": False}
+
+
+def stylize(content: StyleInput, style: StyleInput | list, *, config: str | None = None,
+            on_progress: Callable | None = None, progress_every: int = 10, stop: threading.Event | None = None,
+            return_tensor: bool = False, output_dir: str | Path | None = None, **options):
+    """Make one picture (or, for a video, its frames) and return it as a PIL image (a 1x3xHxW
+    tensor with ``return_tensor``). ``options`` are config keys (``size``, ``style_weight``,
+    ``preserve_color``, ``steps`` for ``trainer.max_steps``, ``**{"model.lr": 0.05}``);
+    ``config`` a shipped config's name or a YAML path, under the options. ``on_progress``
+    receives a :class:`nst.callbacks.watch.Progress` every ``progress_every`` steps; setting
+    ``stop`` (or returning ``False`` from ``on_progress``) ends the run with the current picture.
+    Errors are the project's one-line exceptions (:class:`nst.errors.NSTError`)."""
+    from nst.callbacks.watch import Watch
+
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nst-")))
+        args = build_args(content, style, config, options, scratch, output_dir)
+        stack.enter_context(quiet_lightning_logs())
+        watch = Watch(on_progress, progress_every, stop)
+        final = run_watched(args, watch)
+        return read_result(final, return_tensor)
+
+
+def command_line(content: str | Path, style: str | Path | list, config: str | None = None, **options) -> str:
+    """The ``python train.py ...`` line that makes the picture ``stylize`` makes with the same
+    arguments (paths only: an in-memory image has no name on a command line)."""
+    args = build_args(content, style, config, options, None, "outputs", quiet=False)
+    return shlex.join(["python", "train.py", *args])
+
+
+def build_args(content, style, config, options: dict, scratch: Path | None, output_dir, quiet: bool = True) -> list[str]:
+    """The command line of a call: the config first, then each option as ``--key=value``."""
+    settings = {"data.content": content, "data.style": style}
+    for name, value in options.items():
+        settings[option_key(name)] = value
+    if quiet and output_dir is None:  # no logger: the run's folder is the trainer's root
+        settings = {**QUIET, "trainer.default_root_dir": str(scratch / "run"), **settings}
+    settings.setdefault("output_dir", str(output_dir) if output_dir is not None else str(scratch / "outputs"))
+    args = ["--config", resolve_config(config)] if config else []
+    for key, value in settings.items():
+        if key in IMAGE_KEYS:
+            value = image_paths(value, key, scratch)
+        args.append(f"--{key}={cli_value(value)}")
+    return args
+
+
+def option_key(name: str) -> str:
+    """``size`` -> ``data.size``, ``style_weight`` -> ``model.style_weight``; dotted keys as they are."""
+    from nst.runs.arguments import known_keys
+
+    if name in ALIASES:
+        return ALIASES[name]
+    keys = known_keys()
+    if name in keys:
+        return name
+    matches = [k for k in keys if k.rsplit(".", 1)[-1] == name]
+    preferred = [k for k in matches if k.split(".")[0] in ("data", "model")] or matches
+    if len(preferred) == 1:
+        return preferred[0]
+    if not preferred:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted({k.rsplit(".", 1)[-1] for k in keys}), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"unknown option {name}{hint} Fix: a config key's name (python train.py --print_config)")
+    raise ConfigError(f"option {name} is ambiguous ({', '.join(preferred)}). Fix: pass it dotted, "
+                      f"e.g. **{{'{preferred[0]}': ...}}")
+
+
+def resolve_config(config: str | Path) -> str:
+    from nst.runs.main import resolve_config as resolve
+
+    return resolve(str(config))
+
+
+def cli_value(value) -> str:
+    """A Python value as jsonargparse reads it on a command line."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def image_paths(value, key: str, scratch: Path | None):
+    """Paths stay paths; PIL images, arrays and tensors are written (lossless PNG) into the
+    call's temporary folder, since the engine reads its inputs from files."""
+    if value is None or isinstance(value, (str, Path)):
+        return None if value is None else bundled(str(value))
+    if isinstance(value, (list, tuple)):
+        return [image_paths(v, f"{key}_{i}", scratch) for i, v in enumerate(value)]
+    if scratch is None:
+        raise ConfigError(f"{key} is an image in memory, which a command line cannot name. Fix: save it "
+                          "and pass its path")
+    path = scratch / f"{key.replace('.', '_')}.png"
+    as_pil(value, key).save(path)
+    return str(path)
+
+
+def bundled(path: str) -> str:
+    """A bare file name that is not here but is one of the bundled samples (``building.jpg``,
+    ``starry_night.jpg``, ...) names the sample, as a bare config name names a shipped config."""
+    sample = Path(__file__).resolve().parent / "assets" / path
+    return str(sample) if not Path(path).exists() and Path(path).name == path and sample.is_file() else path
+
+
+def as_pil(value, what: str) -> Image.Image:
+    """A PIL image, an HxW(x3|x4) uint8/float array or a (1x)(1|3)xHxW tensor in [0, 1] -> PIL."""
+    if isinstance(value, Image.Image):
+        return value
+    if hasattr(value, "detach"):  # a torch tensor: channels first
+        array = value.detach().float().cpu().numpy()
+        array = array.reshape(array.shape[-3:]) if array.ndim == 4 else array
+        value = array.transpose(1, 2, 0) if array.ndim == 3 else array
+    array = np.asarray(value)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ConfigError(f"{what}: an array of shape {array.shape} is not an image. Fix: HxW, HxWx3 or "
+                          "HxWx4 (or a 3xHxW tensor)")
+    if array.dtype != np.uint8:
+        array = (np.clip(array.astype(np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def run_watched(args: list[str], watch) -> Path:
+    """Carry out the plan of ``args`` with ``watch`` on every stage; a stop between stages
+    ends the chain with the last finished stage's picture. Returns the result's file."""
+    from nst.runs.arguments import canonical_args
+    from nst.runs.cli import fit_run, parse
+    from nst.runs.plan import build_plan, execute
+
+    plan = build_plan(canonical_args(args), parse)
+    if len(plan.variants) != 1:
+        raise ConfigError("stylize makes one picture. Fix: call it once per variant, or use train.py --sweep")
+    watch.stages = len(plan.variants[0].stages)
+    result = execute(plan, lambda stage_args: fit_run(stage_args, [watch]), stop=watch.stop.is_set)
+    return result if isinstance(result, Path) else result_file(Path(result.trainer.log_dir))
+
+
+def result_file(folder: Path) -> Path:
+    """``final.png``, or for a video the folder of its frames (its ``final.png`` is the last one)."""
+    return folder / "frames" if (folder / "frames").is_dir() else folder / "final.png"
+
+
+def read_result(path: Path, return_tensor: bool):
+    """The picture (with its PNG metadata in ``.info``), or a video's frames as a list."""
+    if path.is_dir():
+        return [read_result(p, return_tensor) for p in sorted(path.glob("frame_*.png"))]
+    if return_tensor:
+        from nst.media.images import load_image
+
+        return load_image(path)
+    with Image.open(path) as im:
+        im.load()
+        return im
+
+
+@contextlib.contextmanager
+def quiet_lightning_logs():
+    """No 'GPU available: False' and 'Seed set to 0' lines in a notebook; warnings still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def save(picture: Image.Image, path: str | Path) -> Path:
+    """Write a picture from ``stylize`` with its configuration (``picture.info``'s ``nst:*``
+    entries) in the PNG's text chunks, atomically, as ``train.py`` writes its outputs."""
+    from nst.media.images import save_image
+    from torchvision.transforms.functional import pil_to_tensor
+
+    metadata = {k: v for k, v in picture.info.items() if k.startswith("nst:")}
+    return save_image(pil_to_tensor(picture.convert("RGB")).float().div(255), path, metadata)
+
+
+def warm_up(weights: str = "vgg19-caffe") -> None:
+    """Load the network's weights now, so that the first ``stylize`` starts as fast as later ones."""
+    from nst.objective.network.weights import load_weights
+
+    load_weights(weights)
