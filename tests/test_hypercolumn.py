@@ -169,3 +169,12 @@ def test_hypercolumn_losses_refuse_gradient_normalisation():
     with pytest.raises(ConfigError, match="normalize_gradients"):
         build_layer_losses("style", "relaxed_emd", {"color_weight": 0}, _features(1), LAYERS,
                            normalize_gradients=True)
+
+
+def test_video_refuses_a_style_target_made_from_the_photo():
+    from nst.objective.style_objective import check_video
+
+    check_video(LossDefinition.from_config(content_loss="self_similarity", style_loss="relaxed_emd"))
+    with pytest.raises(ConfigError, match="every frame") as error:
+        check_video(LossDefinition.from_config(style_loss="nnst"))
+    assert "\n" not in str(error.value) and "Fix:" in str(error.value)
