@@ -140,7 +140,7 @@ def time_ours(size, steps, warmup, device, precision, weights, extra: list[str],
     args = [
         "--data.content", str(CONTENT), "--data.style", str(STYLE), "--data.size", str(size),
         "--model.weights", weights, "--model.strength_reference_size", "null",
-        "--trainer.max_steps", str(steps), "--trainer.accelerator", device.type,
+        "--trainer.max_steps", str(steps), "--trainer.accelerator", device.type, "--trainer.devices", "1",
         "--trainer.precision", precision, "--output_dir", str(out_dir), "--run_name", f"ours_{size}",
         *extra,
     ]

@@ -89,7 +89,7 @@ class RunGuard(Callback):
 
     def _save_last_good(self, trainer: Trainer, pl_module: LightningModule) -> Path:
         """``last_good.png`` of every pair of this device; returns the first path."""
-        paths = [save_image(image, pair_dir(trainer, pair) / "last_good.png", config_metadata(trainer))
+        paths = [save_image(image, pair_dir(trainer, pair) / "last_good.png", config_metadata(trainer), pair.alpha)
                  for pair, image in pl_module.output_images(self.good)]
         return paths[0]
 

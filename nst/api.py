@@ -172,8 +172,11 @@ def run_watched(args: list[str], watch) -> Path:
 
 
 def result_file(folder: Path) -> Path:
-    """``final.png``, or for a video the folder of its frames (its ``final.png`` is the last one)."""
-    return folder / "frames" if (folder / "frames").is_dir() else folder / "final.png"
+    """``final.png`` (or ``.tif``, ``.jpg``, ``.webp``: ``image_saver.format``), or for a video
+    the folder of its frames (its ``final.png`` is the last one)."""
+    if (folder / "frames").is_dir():
+        return folder / "frames"
+    return next(iter(sorted(folder.glob("final.*"))), folder / "final.png")
 
 
 def read_result(path: Path, return_tensor: bool):

@@ -17,8 +17,9 @@ Weight = restricted_number_type("Weight", float, [(">=", 0), ("<", float("inf"))
 Pixels = restricted_number_type("Pixels", int, [(">=", 16), ("<=", 16384)], docstring="16..16384 px")
 Seed = restricted_number_type("Seed", int, [(">=", 0), ("<=", 2**32 - 1)], docstring="0..2^32-1 (numpy's range)")
 Decay = restricted_number_type("Decay", float, [(">=", 0), ("<", 1)], docstring="0 <= decay < 1")
+Quality = restricted_number_type("Quality", int, [(">=", 1), ("<=", 100)], docstring="1..100 (JPEG/WebP)")
 Optimizer = Literal["adam", "lbfgs"]
 Pooling = Literal["max", "avg"]
 
 __all__ = ["ClosedUnitInterval", "Decay", "NonNegativeInt", "Optimizer", "Pixels", "Pooling", "PositiveFloat", "PositiveInt",
-           "Seed", "Weight"]
+           "Quality", "Seed", "Weight"]

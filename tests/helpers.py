@@ -30,3 +30,12 @@ class FailOnRank(Callback):
 
             raise OutputError(f"cannot write an image on device {self.rank} (No space left on device). "
                               "Fix: free disk space")
+
+
+def fake_cuda():
+    """A context in which tensors may live on a pretend CUDA device (``FakeTensorMode``: shapes,
+    dtypes and devices without data), so that a machine without a GPU meets the device
+    mismatches a GPU would raise. Real CPU tensors (module constants) may take part."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True)

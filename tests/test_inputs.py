@@ -130,3 +130,14 @@ def test_bad_start_and_mask_counts_are_config_errors(tmp_path):
     specs = collect_pairs(str(ASSETS / "home.jpg"), str(ASSETS / "?[rt]*.jpg"))
     with pytest.raises(ConfigError, match="masks belong to one photo"):
         make_pairs(specs, [0], InputOptions(size=32, content_masks=[mask]))
+
+
+def test_colour_matching_stays_on_the_images_device(monkeypatch):
+    """A CUDA image must not meet a CPU identity matrix (imitated with fake CUDA tensors;
+    ``torch.cov`` swapped for its formula, which fake tensors can run)."""
+    from tests.helpers import fake_cuda
+
+    monkeypatch.setattr(torch, "cov", lambda x: (x - x.mean(1, keepdim=True)) @ (x - x.mean(1, keepdim=True)).T)
+    with fake_cuda():
+        style, content = torch.rand(1, 3, 8, 8, device="cuda"), torch.rand(1, 3, 8, 8, device="cuda")
+        assert match_color_histogram(style, content).device.type == "cuda"

@@ -322,3 +322,52 @@ def test_self_gram_backward_matches_autograd_of_two_operands():
     (ours,) = torch.autograd.grad((SelfGram.apply(f) * weight).sum(), f)
     (reference,) = torch.autograd.grad((torch.bmm(f, f.transpose(1, 2)) * weight).sum(), f)
     torch.testing.assert_close(ours, reference)
+
+
+def test_sliced_directions_are_drawn_on_the_features_device(monkeypatch):
+    """A CPU generator and a copy per layer per step is a host sync on a GPU: the directions are
+    drawn by a generator on the features' device (the same numbers as before on the CPU)."""
+    devices = []
+    real = torch.Generator
+
+    def recording(device="cpu"):
+        devices.append(torch.device(device))
+        return real(device="cpu")  # this machine has only a CPU to draw on
+
+    before = SlicedWassersteinLoss(torch.rand(1, 4, 5, 5, generator=real().manual_seed(1)), projections=3)
+    monkeypatch.setattr(torch, "Generator", recording)
+    target = torch.rand(1, 4, 5, 5, generator=real().manual_seed(1))
+    loss = SlicedWassersteinLoss(target, projections=3)
+    torch.testing.assert_close(loss.directions, before.directions, rtol=0, atol=0)
+    loss.target = loss.target.to("meta")  # as if on another device: the generator must follow
+    devices.clear()
+    try:
+        loss.resample(1)
+    except (NotImplementedError, RuntimeError):
+        pass  # meta tensors cannot be drawn into or sorted; the generator's device is what counts
+    assert devices and devices[0].type == "meta"
+
+
+def test_wasserstein2_eigenvalues_on_a_gpu_are_float32_with_a_float64_fallback(monkeypatch):
+    """float64 runs at 1/32-1/64 of float32's speed on consumer GPUs: there eigvalsh runs in
+    float32, and in float64 only where float32 fails to converge (many equal zero eigenvalues);
+    on the CPU it stays float64 (the same pictures as before). A fake CUDA tensor stands in."""
+    from nst.linalg import eigvalsh_psd
+    from tests.helpers import fake_cuda
+
+    calls, real = [], torch.linalg.eigvalsh
+
+    def eigvalsh(matrix):
+        calls.append(matrix.dtype)
+        if matrix.dtype == torch.float32:
+            raise torch.linalg.LinAlgError("linalg.eigh: the algorithm failed to converge")
+        return real(matrix)
+
+    monkeypatch.setattr(torch.linalg, "eigvalsh", eigvalsh)
+    with fake_cuda():
+        values = eigvalsh_psd(torch.rand(2, 8, 8, device="cuda"))
+        assert values.device.type == "cuda" and values.dtype == torch.float32
+    assert calls == [torch.float32, torch.float64]
+    calls.clear()
+    eigvalsh_psd(torch.eye(3))
+    assert calls == [torch.float64]

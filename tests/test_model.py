@@ -190,3 +190,46 @@ def test_bf16_mixed_on_cpu_gives_finite_falling_losses(tmp_path):
     total = scalars(Path(cli.trainer.log_dir), "loss/total")
     assert all(math.isfinite(v) for v in total) and total[-1] < total[0]
     assert cli.model.images[0].dtype == torch.float32
+
+
+NCCL_TIMEOUT = ("[Rank 0] Work WorkNCCL(SeqNum=12, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=300000) "
+                "timed out in blocking wait.")
+NCCL_REMOTE = "NCCL error: remote process exited or there was a network error, NCCL version 2.27.3\nncclRemoteError: "
+
+
+@pytest.mark.parametrize("message", [NCCL_TIMEOUT, NCCL_REMOTE])
+def test_an_nccl_peer_that_stopped_is_one_line(monkeypatch, capsys, message):
+    """With NCCL a device whose peer stopped waits in the next collective until the process
+    group's timeout, then NCCL raises (blocking wait): that is the same one line as gloo's."""
+    import torch.distributed as dist
+
+    from nst.runs import cli, main
+
+    def stopped_peer(args):
+        raise dist.DistBackendError(message)
+
+    monkeypatch.setattr(cli, "run", stopped_peer)
+    assert main.main(["--config", "starry.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: another device of this multi-device run stopped") and err.count("\n") == 1
+
+
+def test_ddp_on_gpus_gets_a_short_timeout_and_blocking_wait(tmp_path, monkeypatch):
+    """NCCL's default process-group timeout is 30 minutes, after which its watchdog aborts the
+    process with a C++ trace: on GPUs a multi-device run uses a short one, and blocking wait, so
+    that the timeout is a Python error that says one line."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from nst.runs import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("TORCH_NCCL_BLOCKING_WAIT", raising=False)
+    for strategy, devices in (("ddp", 2), ("auto", 2), ("auto", [1, 3]), ("ddp", "auto")):
+        chosen = distributed.ddp_strategy(strategy, "cuda", devices, 1)
+        assert isinstance(chosen, DDPStrategy) and chosen._timeout == distributed.NCCL_TIMEOUT
+    assert os.environ["TORCH_NCCL_BLOCKING_WAIT"] == "1"
+    assert distributed.NCCL_TIMEOUT.total_seconds() <= 600
+    assert distributed.ddp_strategy("auto", "cuda", 1, 1) == "auto"  # one device: no DDP
+    assert distributed.ddp_strategy("ddp", "cpu", 2, 1) == "ddp"  # gloo: Lightning's own (CPU steps are long)
+    assert distributed.ddp_strategy("fsdp", "cuda", 2, 1) == "fsdp"

@@ -91,3 +91,37 @@ def test_a_sweep_over_chains_shows_each_chains_result(tmp_path):
     finals = sorted(sweep_dir.glob("*/multiscale_0/final.png"))
     assert [p.parent.parent.name for p in finals] == ["style_weight=1", "style_weight=100"]
     assert Image.open(sheet).width > 2 * 32
+
+
+def test_a_sweep_releases_each_finished_run_before_the_next(tmp_path, monkeypatch):
+    """A finished variant's model, trainer and tensors must not stay on the GPU while the next
+    runs (its size: auto would see less memory): only the paths are kept, and the allocator's
+    cache is emptied."""
+    import gc
+    import weakref
+
+    from nst.runs import plan as plan_module
+
+    class FittedCLI:  # what fit returns: a CLI holding a trainer (and through it, tensors)
+        def __init__(self, folder):
+            self.trainer = type("T", (), {"log_dir": str(folder)})()
+            self.tensor = torch.zeros(1000)
+
+    alive, emptied = [], []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(len(emptied)))
+
+    def fit(args):
+        gc.collect()
+        assert all(ref() is None for ref in alive), "an earlier variant's CLI is still held"
+        folder = tmp_path / f"run{len(alive)}"
+        folder.mkdir()
+        Image.new("RGB", (8, 8)).save(folder / "final.png")
+        cli = FittedCLI(folder)
+        alive.append(weakref.ref(cli))
+        return cli
+
+    variants = tuple(plan_module.Variant(f"v{i}", (("--x",),)) for i in range(3))
+    monkeypatch.setattr(plan_module, "write_contact_sheet", lambda folder, results: [r[2] for r in results])
+    folders = plan_module.execute(plan_module.Plan(variants, tmp_path / "sweep"), fit)
+    assert folders == [tmp_path / f"run{i}" for i in range(3)] and len(emptied) >= 2

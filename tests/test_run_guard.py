@@ -76,26 +76,26 @@ def test_resume_is_bit_for_bit(tmp_path, loss):
 
 
 def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path, capsys, monkeypatch):
-    from PIL import Image
+    import nst.media.images as images
 
-    real_save, calls = Image.Image.save, []
+    real_fdopen, calls = os.fdopen, []
 
-    def save_until_the_disk_is_full(self, fp, *args, **kwargs):
-        if isinstance(fp, io.BytesIO):  # TensorBoard encodes its images in memory
-            return real_save(self, fp, *args, **kwargs)
-        calls.append(fp)
-        if len(calls) > 3:
-            fp.write(b"\x89PNG half")  # a partial write, then the disk is full
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_save(self, fp, *args, **kwargs)
+    class FillingFile(io.FileIO):
+        def write(self, data):  # the image files: a partial write, then the disk is full
+            calls.append(self.name)
+            if len(calls) > 3:
+                super().write(b"\x89PNG half")
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
 
-    monkeypatch.setattr(Image.Image, "save", save_until_the_disk_is_full)
+    monkeypatch.setattr(images.os, "fdopen", lambda fd, mode="r", *a, **k: FillingFile(fd, "w")
+                        if mode == "wb" else real_fdopen(fd, mode, *a, **k))
     assert train.main(tiny_args(tmp_path, "--image_saver.every_n_steps", "1", steps=6)) == 2
     line = one_line_error(capsys)
     assert "No space left on device" in line and "Fix:" in line
     run_dir = tmp_path / "outputs" / "home_starry_night" / "version_0"
     kept = sorted(p.name for p in run_dir.glob("*.png"))
     assert kept == ["step_00000.png", "step_00001.png", "step_00002.png"]
-    monkeypatch.setattr(Image.Image, "save", real_save)
+    monkeypatch.undo()
     assert all(load_image(run_dir / name).shape == (1, 3, 24, 32) for name in kept)  # whole files
     assert not list(run_dir.rglob("*.tmp"))  # no half-written file left behind

@@ -111,3 +111,41 @@ def test_the_reference_balance_is_measured_once_per_pair_across_stages(tmp_path,
                         real(objective, content, seed))
     run(tiny_args(tmp_path, "--model.stages", "[24, 32, 48]", "--model.strength_reference_size", "64", steps=6, size=48))
     assert sizes == [64, 24, 32, 48]
+
+
+def test_a_restored_moving_average_follows_the_image_to_its_device():
+    """Lightning loads checkpoints to the CPU: the average must come back onto the image's
+    device and dtype (a fake CUDA device on this machine), and a later stage's resize must
+    leave the image parameter where it is."""
+    from nst.model.schedule import resize_images, start_averages
+    from tests.helpers import fake_cuda
+
+    with fake_cuda():
+        image = torch.nn.Parameter(torch.rand(1, 3, 8, 8, device="cuda"))
+        saved = {"average": torch.rand(1, 3, 8, 8, dtype=torch.float64), "count": 3, "decay": 0.9}
+        (average,) = start_averages([image], 0.9, [saved])
+        assert average.average.device == image.device and average.average.dtype == torch.float32
+        average.update(image)  # lerp_ across devices raised here
+        stale = ImageEMA(image, 0.9)
+        stale.average, stale.count = torch.rand(1, 3, 8, 8), 1  # an average left on the CPU
+        resize_images([image], [(16, 16)], [stale.get()], None)
+        assert image.device.type == "cuda" and image.shape == (1, 3, 16, 16)
+
+
+def test_normalized_fp16_gradients_scaled_by_gradscaler_stay_finite_and_unscaled():
+    """Under 16-mixed GradScaler multiplies the loss by 65536: an fp16 sum of such a gradient
+    overflows to inf (and every later step would be skipped). The normaliser sums in float32
+    and keeps the unscaled first norm, so a later change of the loss scale changes nothing."""
+    normalizer = GradientNormalizer()
+    scale = torch.tensor(65536.0)
+    normalizer.loss_scale = lambda: scale
+    x = torch.ones(4096, dtype=torch.float16, requires_grad=True)
+    g = torch.linspace(0, 0.5, 4096, dtype=torch.float16)
+    assert (g * scale).half().sum().isinf()  # each element fits fp16, their sum does not
+    ((normalizer(x).float() * g).sum() * scale).backward()  # GradScaler scales the float32 loss
+    assert torch.isfinite(x.grad).all()
+    torch.testing.assert_close(x.grad.float() / scale, g.float(), rtol=2e-3, atol=1e-4)
+    x.grad = None
+    scale = torch.tensor(32768.0)  # GradScaler halved its scale after an overflow
+    ((normalizer(x).float() * 3 * g).sum() * scale).backward()
+    torch.testing.assert_close((x.grad.float() / scale).abs().sum(), g.float().sum(), rtol=2e-3, atol=0)

@@ -204,3 +204,47 @@ def test_size_auto_with_tiles_is_limited_by_the_whole_image_buffers_only(monkeyp
     untiled, _ = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False)
     tiled, why = nst.inputs.memory.auto_size((3000, 4000), 1, "cpu", "32-true", False, tiled=True)
     assert untiled < 2000 and tiled == 4000 and "tiled" in why
+
+
+def test_the_tiled_backward_asks_the_device_nothing(random_weights, monkeypatch):
+    """``.any()`` of the incoming gradients in the tile loop was a host sync per tile on a GPU:
+    the backward pass reads no tensor's value on the host (``bool``, ``item``)."""
+    plain, tiled, pair = objectives(random_weights, "gram", tile=32, halo=64, layers=["relu1_1", "relu2_1"])
+    image = torch.rand_like(pair.content).requires_grad_(True)
+    total = tiled(image)["total"]
+    (expected,) = torch.autograd.grad(plain(image)["total"], image)
+
+    def host_sync(*args):
+        raise AssertionError("a host sync in the tiled backward pass")
+
+    monkeypatch.setattr(torch.Tensor, "__bool__", host_sync)
+    monkeypatch.setattr(torch.Tensor, "item", host_sync)
+    (got,) = torch.autograd.grad(total, image)
+    monkeypatch.undo()
+    torch.testing.assert_close(got, expected, rtol=0, atol=2e-3 * expected.abs().max().item())
+
+
+def test_a_tiled_video_frame_has_its_own_content_target_and_its_temporal_term(random_weights):
+    """A video's later frame retargets the content term and adds the temporal one: tiled, the
+    terms (and the gradient) are the untiled frame's, not frame 0's content without temporal."""
+    from dataclasses import replace
+
+    from nst.objective.losses import TemporalLoss
+
+    layers = ["relu1_1", "relu2_1"]
+    plain, tiled, pair = objectives(random_weights, "gram", tile=32, halo=64, layers=layers)
+    definition = LossDefinition.from_config(style_loss="gram", style_layers=layers)
+    torch.manual_seed(0)
+    frame, carried = torch.rand_like(pair.content), torch.rand_like(pair.content)
+    mask = (torch.rand_like(pair.content[:, :1]) > 0.3).float()
+    for objective in (plain, tiled):
+        objective.retarget(definition, frame, pair.seed)
+        objective.temporal = TemporalLoss(carried, mask)
+        objective.weights = replace(objective.weights, temporal=1e2)
+    image = torch.rand_like(pair.content).requires_grad_(True)
+    expected, got = plain(image), tiled(image)
+    for key in ("content", "temporal", "total"):
+        torch.testing.assert_close(got[key], expected[key], rtol=2e-5, atol=1e-8)
+    (g_plain,) = torch.autograd.grad(expected["total"], image)
+    (g_tiled,) = torch.autograd.grad(got["total"], image)
+    torch.testing.assert_close(g_tiled, g_plain, rtol=0, atol=2e-3 * g_plain.abs().max().item())

@@ -20,6 +20,7 @@ from nst.config_types import (
 )
 from nst.media.images import DEFAULT_MAX_PIXELS
 from nst.inputs.pair import (
+    Alpha,
     InputOptions,
     Pair,
     PreserveColor,
@@ -67,6 +68,9 @@ class StylePairDataModule(LightningDataModule):
         frame_stride, max_frames, start_time, end_time: which frames of a content video to
             make (every ``frame_stride``-th, at most ``max_frames``, from ``start_time`` to
             ``end_time`` seconds): for previews. The result keeps the source's duration.
+        alpha: ``keep``: a photo with transparency (RGBA, LA, palette) gives results with its
+            alpha (resized with it; the optimisation runs on it composited on white); ``drop``:
+            opaque results, composited on white.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class StylePairDataModule(LightningDataModule):
         max_frames: Optional[PositiveInt] = None,
         start_time: NonNegativeFloat = 0.0,
         end_time: Optional[PositiveFloat] = None,
+        alpha: Alpha = "keep",
     ):
         super().__init__()
         self.save_hyperparameters()

@@ -33,9 +33,12 @@ TILE_SHARE = 2 << 30  # what size: auto leaves for the tile's work when tiled
 
 
 def free_memory(accelerator: str) -> int:
-    """Bytes the run may still allocate on this device."""
-    if accelerator == "cuda":
-        return torch.cuda.mem_get_info()[0]
+    """Bytes the run may still allocate on this device (``cuda:N``: that GPU), counting what
+    PyTorch's allocator keeps cached (reserved but not allocated) as free."""
+    if accelerator.startswith("cuda"):
+        device = torch.device(accelerator)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return torch.cuda.mem_get_info(device)[0] + cached
     if accelerator == "mps":
         return torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
     try:
@@ -45,6 +48,11 @@ def free_memory(accelerator: str) -> int:
     except OSError:
         pass
     return torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else 8 << 30
+
+
+def tightest_gpu(indices: list[int]) -> str:
+    """``cuda:N`` of the selected GPU with the least free memory: every device runs its share."""
+    return min((f"cuda:{i}" for i in indices or [0]), key=free_memory)
 
 
 def auto_size(

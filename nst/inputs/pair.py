@@ -25,6 +25,7 @@ from nst.media.images import (
     DEFAULT_MAX_PIXELS,
     MIN_SIDE,
     load_image,
+    load_image_alpha,
     resize,
     resize_long_side,
 )
@@ -33,6 +34,7 @@ from nst.media.video import Clip, ClipOptions, is_video_file, read_clip, read_fr
 
 INITS = ("content", "noise", "content+noise", "style", "style_colors")
 PreserveColor = Literal["none", "luminance", "histogram", "neighbour"]
+Alpha = Literal["keep", "drop"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class InputOptions:
     max_frames: Optional[int] = None
     start_time: float = 0.0
     end_time: Optional[float] = None
+    alpha: Alpha = "keep"
 
     def __post_init__(self) -> None:
         if self.init not in INITS and not os.path.splitext(self.init)[1]:  # a str: no type says this
@@ -89,6 +92,7 @@ class Pair:
     masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None  # (over style, over content)
     objective: Optional[torch.nn.Module] = None  # its StyleObjective, made by the model at fit start
     clip: Optional[Clip] = None  # a video pair's frames (``content`` is the frame being made)
+    alpha: Optional[torch.Tensor] = None  # the photo's transparency (1x1xHxW), given to its outputs (data.alpha)
     balances: dict = field(default_factory=dict, repr=False)  # reference size -> style/content balance there,
                                                                # measured once (``nst.model.strength``); shared by resized copies
 
@@ -188,6 +192,16 @@ def load_clip(content: str, options: InputOptions) -> Clip:
     return read_frames_folder(paths, lambda p: fit(load_image(p, "content frame", options.max_input_pixels)))
 
 
+def load_content(content: str, options: InputOptions) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The photo at ``size`` (transparency composited on white: what is optimised) and, with
+    ``alpha: keep``, its alpha resized alike (``None`` for an opaque format or ``alpha: drop``)."""
+    image, alpha = load_image_alpha(content, "content image", options.max_input_pixels)
+    image = resize_long_side(image, options.size)
+    if alpha is None or options.alpha == "drop":
+        return image, None
+    return image, resize(alpha, tuple(image.shape[-2:]))
+
+
 def load_pair(content: str, styles: Sequence[str], options: InputOptions,
               content_image: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, tuple]:
     """Load and resize: content to ``size`` px on its long side (unless given: a video's first
@@ -248,12 +262,13 @@ def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "
     """Pair number ``index`` of the run, from its paths."""
     blend = blend_weights(spec.styles, options.style_blend_weights)
     clip = load_clip(spec.content, options) if is_clip(spec.content, options) else None
-    content, styles = load_pair(spec.content, spec.styles, options, clip.frame(0) if clip else None)
+    photo, alpha = (clip.frame(0), None) if clip else load_content(spec.content, options)
+    content, styles = load_pair(spec.content, spec.styles, options, photo)
     if options.preserve_color == "histogram":
         styles = tuple(match_color_histogram(s, content) for s in styles)
     pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed + index, folder=folder,
                 keep_chroma=options.preserve_color == "luminance", correct_color=options.preserve_color == "neighbour",
-                clip=clip)
+                clip=clip, alpha=alpha)
     if options.content_masks:
         pair.masks = load_masks(content, styles, options)
     pair.start = start_image(pair.target_content, pair.target_styles[0], pair.seed, options)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nst.errors import ConfigError
+from nst.media.images import IMAGE_SUFFIXES
 from nst.media.video import VIDEO_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 CONTENT_SUFFIXES = (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES)  # each video is one pair, like a photo
 
 

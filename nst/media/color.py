@@ -56,8 +56,8 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, clamp: boo
     s = style[0].reshape(3, -1).double()
     c = content[0].reshape(3, -1).double()
     mu_s, mu_c = s.mean(1, keepdim=True), c.mean(1, keepdim=True)
-    cov_s = torch.cov(s) + 1e-5 * torch.eye(3, dtype=s.dtype)
-    cov_c = torch.cov(c) + 1e-5 * torch.eye(3, dtype=c.dtype)
+    cov_s = torch.cov(s) + 1e-5 * torch.eye(3, dtype=s.dtype, device=s.device)
+    cov_c = torch.cov(c) + 1e-5 * torch.eye(3, dtype=c.dtype, device=c.device)
     transform = sqrtm_psd(cov_c) @ sqrtm_psd(cov_s, inverse=True)
     out = transform @ (s - mu_s) + mu_c
     out = out.reshape_as(style[0]).unsqueeze(0).to(style.dtype)

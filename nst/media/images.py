@@ -8,13 +8,21 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor
 
 from nst.errors import ImageError, OutputError
+from nst.media.formats import encode, format_for
+from nst.media.icc import has_alpha, one_line, to_srgb
 
+pillow_heif.register_heif_opener()  # HEIC/HEIF (iPhones' default) through Pillow's own Image.open
+
+# What a folder or glob of photos is searched for, and what the error for an unreadable file lists
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".avif", ".heic", ".heif", ".tif", ".tiff", ".bmp", ".gif")
+SUPPORTED = "JPEG, PNG, WebP, AVIF, HEIC/HEIF, TIFF, BMP, GIF"
 DEFAULT_MAX_PIXELS = 200_000_000  # 200 MP: above any camera, below a decompression bomb
 MIN_SIDE = 16  # four poolings deep (relu5_x) still leaves one pixel
 
@@ -22,13 +30,29 @@ MIN_SIDE = 16  # four poolings deep (relu5_x) still leaves one pixel
 def load_image(
     path: str | os.PathLike, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> torch.Tensor:
-    """Load ``path`` as 1x3xHxW float RGB in [0, 1].
+    """Load ``path`` as 1x3xHxW float sRGB in [0, 1] (see :func:`open_image`); transparency
+    is composited on white."""
+    with open_image(path, what, max_pixels) as im:
+        return pil_to_float_tensor(im)
 
-    EXIF orientation is honoured; grayscale, palette, CMYK and 16-bit images are converted to
-    RGB; transparency is composited on white. Images over ``max_pixels`` pixels (checked from
-    the header, before decoding) or under ``MIN_SIDE`` pixels on a side are refused. Every
-    problem raises :class:`ImageError` with one line naming it and the fix.
-    """
+
+def load_image_alpha(
+    path: str | os.PathLike, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the image as :func:`load_image` gives it, its alpha as 1x1xHxW in [0, 1] or ``None``)."""
+    with open_image(path, what, max_pixels) as im:
+        alpha = None
+        if has_alpha(im):
+            alpha = pil_to_tensor(im.convert("RGBA").getchannel("A")).unsqueeze(0).float().div_(255)
+        return pil_to_float_tensor(im), alpha
+
+
+def open_image(path: str | os.PathLike, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """``path`` decoded as a PIL image in sRGB: an embedded ICC profile converted (``nst.media.icc``),
+    EXIF orientation honoured. Any format Pillow reads, HEIC/HEIF through ``pillow-heif``. Images
+    over ``max_pixels`` pixels (checked from the header, before decoding) or under ``MIN_SIDE``
+    pixels on a side are refused. Every problem raises :class:`ImageError` with one line naming it
+    and the fix."""
     path = Path(path).expanduser()
     if not path.exists():
         raise ImageError(f"{what} file {path} does not exist. Fix: check the path in the config")
@@ -52,12 +76,13 @@ def load_image(
                     f"{what} {path} is only {width}x{height} px. Fix: use an image of at least "
                     f"{MIN_SIDE} px on each side"
                 )
-            im = ImageOps.exif_transpose(im)
             im.load()
-            return pil_to_float_tensor(im)
+            oriented = ImageOps.exif_transpose(im)
+            return to_srgb(oriented, f"{what} {path}")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(
-            f"cannot read {what} {path} ({type(e).__name__}: {e}). Fix: re-save it as PNG or JPEG"
+            f"cannot read {what} {path} ({type(e).__name__}: {one_line(e)}). Fix: re-save it in a supported "
+            f"format ({SUPPORTED})"
         ) from None
     finally:
         Image.MAX_IMAGE_PIXELS = pil_limit
@@ -71,9 +96,7 @@ def pil_to_float_tensor(im: Image.Image) -> torch.Tensor:
         top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         gray = (arr / top).clamp(0, 1)
         return gray.expand(3, -1, -1).unsqueeze(0).contiguous()
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if has_alpha(im):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, rgba)
@@ -112,20 +135,25 @@ def _umask() -> int:
     return mask
 
 
-def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Write ``image`` as PNG atomically (temp file + rename), with ``metadata`` as text chunks.
-    A failed write (disk full, no permission) leaves no partial file and raises ``OutputError``."""
+def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | None = None,
+               alpha: torch.Tensor | None = None, format: str | None = None, quality: int = 95) -> Path:
+    """Write ``image`` (1x3xHxW or 3xHxW) atomically (temp file + rename), tagged sRGB, with ``metadata`` (text chunks
+    in PNG, ImageDescription in TIFF, JPEG and WebP). ``format``: one of ``nst.media.formats``
+    (default: from the suffix, ``.png`` 8-bit); ``alpha``: 1x1xhxw, resized to the image. A failed
+    write (disk full, no permission) leaves no partial file and raises ``OutputError``."""
     path = Path(path)
-    pil = Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), mode="RGB")
-    info = PngImagePlugin.PngInfo()
-    for key, value in (metadata or {}).items():
-        info.add_text(key, value if isinstance(value, str) else json.dumps(value, default=str))
+    fmt = format_for(path, format)
+    if alpha is not None:
+        alpha = resize(alpha.float(), tuple(image.shape[-2:]))
+    text = {key: value if isinstance(value, str) else json.dumps(value, default=str)
+            for key, value in (metadata or {}).items()}
+    data = encode(image, fmt, text, alpha, quality)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png.tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f"{path.suffix}.tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            pil.save(f, format="PNG", pnginfo=info)
+            f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException as e:

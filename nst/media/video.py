@@ -4,6 +4,7 @@ at the source's frame rate. Every problem is one line naming it and the fix."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,8 +13,10 @@ from typing import Optional
 
 import numpy as np
 import torch
+from PIL import Image
 
 from nst.errors import ImageError, OutputError
+from nst.media.images import scaled_size
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 MAX_CLIP_BYTES = 4 << 30  # decoded frames at the run's size, uint8: above any preview, below a crash
@@ -127,28 +130,81 @@ def read_frames_folder(paths: list[str], load) -> Clip:
 
 
 def write_video(frames: list[torch.Tensor], path: Path, fps: Fraction) -> Path:
-    """Encode 3xHxW (or 1x3xHxW) uint8 frames as H.264 MP4 (yuv420p, playable everywhere; an odd
-    side is padded by one pixel, which yuv420p needs). Written to a temp file, then renamed."""
+    """Encode 3xHxW (or 1x3xHxW) uint8 frames as H.264 MP4 (see :class:`VideoWriter`)."""
+    first = frames[0].reshape(-1, *frames[0].shape[-2:])
+    writer = VideoWriter(path, fps, tuple(first.shape[-2:]), "the frames are kept as PNG")
+    for frame in frames:
+        writer.add(frame.reshape(3, *frame.shape[-2:]).permute(1, 2, 0).numpy())
+    return writer.close()
+
+
+class VideoWriter:
+    """H.264 MP4 (yuv420p, playable everywhere; an odd side is padded by one pixel, which yuv420p
+    needs), encoded frame by frame as they come (no clip held in memory) into a temp file that
+    :meth:`close` renames. A failed write raises ``OutputError`` saying what is ``kept``."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int], kept: str = "the images are kept"):
+        import av
+
+        self.path, self.kept, self.frames = Path(path), kept, 0
+        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        with self.failing():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.container = av.open(str(self.tmp), "w", format="mp4")
+            self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100000))
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.options = {"crf": "18"}
+            self.stream.height, self.stream.width = size[0] + size[0] % 2, size[1] + size[1] % 2
+
+    def add(self, array: np.ndarray) -> None:
+        """One HxWx3 uint8 RGB frame."""
+        import av
+
+        with self.failing():
+            self.container.mux(self.stream.encode(av.VideoFrame.from_ndarray(even_sided(array), format="rgb24")))
+            self.frames += 1
+
+    def close(self) -> Path:
+        with self.failing():
+            self.container.mux(self.stream.encode())
+            self.container.close()
+            os.replace(self.tmp, self.path)
+        return self.path
+
+    @contextlib.contextmanager
+    def failing(self):
+        try:
+            yield
+        except OSError as e:
+            self.tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {self.path} ({e.strerror or e}); {self.kept}. Fix: free "
+                              "disk space, or --output_dir on another disk") from None
+
+
+def join_videos(paths: list[Path], path: Path, size: tuple[int, int], fps: Fraction) -> Path:
+    """The clips one after another, every frame scaled to ``size`` (h, w) by FFmpeg's scaler: a
+    coarse-to-fine chain's time-lapses as one, at the final size."""
     import av
 
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100000))
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "18"}
-            first = frames[0].reshape(-1, *frames[0].shape[-2:])
-            stream.height, stream.width = first.shape[-2] + first.shape[-2] % 2, first.shape[-1] + first.shape[-1] % 2
-            for frame in frames:
-                array = even_sided(frame.reshape(3, *frame.shape[-2:]).permute(1, 2, 0).numpy())
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
-            container.mux(stream.encode())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({e.strerror or e}); the frames are kept as PNG. Fix: free "
-                          "disk space, or --output_dir on another disk") from None
+    writer = VideoWriter(path, fps, size, "the stages' clips are kept")
+    for clip in paths:
+        with av.open(str(clip)) as container:
+            for frame in container.decode(video=0):
+                writer.add(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
+    return writer.close()
+
+
+def write_gif(video: Path, path: Path, long_side: int, fps: int) -> Path:
+    """``video`` decoded back with PyAV, shrunk to ``long_side`` and written as a looping GIF
+    (Pillow: an adaptive palette per frame)."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        height, width = scaled_size(stream.height, stream.width, min(long_side, max(stream.height, stream.width)))
+        frames = [Image.fromarray(frame.to_ndarray(format="rgb24", width=width, height=height))
+                  for frame in container.decode(stream)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
     return path
 
 

@@ -78,7 +78,10 @@ class ImageEMA:
         return {"average": self.average, "count": self.count, "decay": self.decay}
 
     def load_state_dict(self, state: dict) -> None:
-        self.average, self.count, self.decay = state["average"], state["count"], state["decay"]
+        """A checkpoint's average, onto this one's device and dtype: Lightning loads checkpoints
+        to the CPU (DDP ones are gathered there), and a CPU average cannot follow a GPU image."""
+        average = state["average"].to(self.average.device, self.average.dtype)
+        self.average, self.count, self.decay = average, state["count"], state["decay"]
 
 
 Stages = Literal["auto"] | list[PositiveInt] | None
@@ -127,7 +130,8 @@ def resize_images(images: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]
     there is one (the previous stage's output), with the optimiser's state carried along."""
     for g, (image, shape) in enumerate(zip(images, shapes)):
         if tuple(image.shape[-2:]) != tuple(shape):
-            image.data = resize(averages[g] if averages else image.detach(), tuple(shape))
+            source = averages[g] if averages else image.detach()
+            image.data = resize(source, tuple(shape)).to(image.device, image.dtype)  # the parameter stays put
             if optimizer is not None:
                 carry_optimizer_state(optimizer, image, shape)
 

@@ -7,6 +7,7 @@ import torch
 
 from nst.media.images import scaled_size
 from nst.inputs.pair import Pair
+from nst.objective.losses.normalize import follow_loss_scale
 from nst.model.schedule import plan_stages, resize_images, size_at, start_averages
 from nst.model.strength import build_objectives, stage_side
 
@@ -51,6 +52,10 @@ class StagedImages:
         reference = self.hparams.strength_reference_size or (self.final_size if size != self.final_size else None)
         build_objectives(self.pairs, size / self.final_size, self.vgg, self.definition, self.loss_weights, reference,
                          self.tiling)
+        if self.definition.normalize_gradients:  # under 16-mixed the gradients arrive scaled
+            scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
+            for pair in self.pairs:
+                follow_loss_scale(pair.objective, scaler)
         self.stage_size = size
 
     def output_images(self, images=None) -> list[tuple[Pair, torch.Tensor]]:

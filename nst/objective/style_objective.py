@@ -171,12 +171,22 @@ class StyleObjective(nn.Module):
         return out
 
     def retarget(self, definition: LossDefinition, content: torch.Tensor, seed: int = 0) -> None:
-        """A new photo for the content term (the next frame of a video); the style targets stay."""
+        """A new photo for the content term (the next frame of a video), gathered tile by tile
+        where the objective is tiled; the style targets stay."""
         d = definition
-        with torch.no_grad():
-            features = self.vgg(content.to(self.vgg.mean.device))
+        content = content.to(self.vgg.mean.device)
+        if self.tiles(content):
+            features = self.tiled.tiling.features(content, d.content_layers)
+        else:
+            with torch.no_grad():
+                features = self.vgg(content)
+        loss_scale = next((m.loss_scale for m in self.content.modules() if hasattr(m, "loss_scale")), None)
         self.content = build_layer_losses("content", d.content_loss, d.content_loss_options, features,
-                                          d.content_layers, seed, samplers=self.samplers)
+                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients,
+                                          samplers=self.samplers)
+        for normalizer in self.content.modules():  # under 16-mixed: the loss scale they follow
+            if hasattr(normalizer, "loss_scale"):
+                normalizer.loss_scale = loss_scale
 
     def tiles(self, image: torch.Tensor) -> bool:
         """Whether ``image`` is computed tile by tile (a tiling larger images than one tile)."""

@@ -51,13 +51,21 @@ class TiledObjective:
         for blend_weight, layer_losses in zip(objective.style.weights, objective.style.losses):
             for layer, loss in layer_losses.losses.items():
                 self.style_slots.append((blend_weight * layer_losses.weights[layer], layer, loss))
-        self.content_slots = [(objective.content.weights[layer], layer, loss)
-                              for layer, loss in objective.content.losses.items()]
+
+    @property
+    def content_slots(self) -> list:
+        """(weight, layer, loss) of the objective's content term now (a video's frame retargets it)."""
+        content = self.objective.content
+        return [(content.weights[layer], layer, loss) for layer, loss in content.losses.items()]
 
     def terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``content``, ``style``, ``tv`` of a 1x3xHxW image, differentiable with respect to it."""
+        """``content``, ``style``, ``tv`` of a 1x3xHxW image, differentiable with respect to it
+        (and a video frame's ``temporal``, a pixel term that needs no tiles)."""
         content, style, tv = TiledPass.apply(image, self)
-        return {"content": content, "style": style, "tv": tv}
+        out = {"content": content, "style": style, "tv": tv}
+        if self.objective.temporal is not None:
+            out["temporal"] = self.objective.temporal(image)
+        return out
 
     # ------------------------------------------------------------------ per-tile pieces
     def weights(self, image: torch.Tensor) -> dict:
@@ -131,6 +139,7 @@ class TiledPass(torch.autograd.Function):
         ctx.tiled, ctx.tiles, ctx.weights = tiled, tiles, weights
         ctx.autocast = autocast_state(image)
         ctx.save_for_backward(image)
+        ctx.set_materialize_grads(False)  # an unused term's gradient is None: known without asking the device
         return content, style.detach(), tv
 
     @staticmethod
@@ -139,17 +148,20 @@ class TiledPass(torch.autograd.Function):
         tiled: TiledObjective = ctx.tiled
         grad = torch.zeros_like(image)
         for tile in tiled.progress(ctx.tiles, "gradients"):
-            if d_style.any() or d_content.any():
+            if d_style is not None or d_content is not None:
                 x = tile.crop(image).detach().requires_grad_(True)
                 with torch.enable_grad(), ctx.autocast():
                     features = tiled.tiling.vgg(x)
-                    moments = tiled.tile_moments(tile, features, ctx.weights)
-                    surrogate = d_style * sum(ctx.dstyle[key].dot(m) for key, m in moments.items())
-                    surrogate = surrogate + d_content * tiled.content_part(tile, features)
+                    surrogate = 0
+                    if d_style is not None:
+                        moments = tiled.tile_moments(tile, features, ctx.weights)
+                        surrogate = d_style * sum(ctx.dstyle[key].dot(m) for key, m in moments.items())
+                    if d_content is not None:
+                        surrogate = surrogate + d_content * tiled.content_part(tile, features)
                 (part,) = torch.autograd.grad(surrogate, x)
                 y0, y1, x0, x1 = tile.box
                 grad[..., y0:y1, x0:x1] += part
-            if d_tv.any():
+            if d_tv is not None:
                 rows, cols = tv_box(tile)
                 crop = image[..., rows, cols].detach().requires_grad_(True)
                 with torch.enable_grad():
@@ -182,7 +194,7 @@ def resolve_tiling(model, style_loss: str, content_loss: str = "mse") -> Tiling 
         pixels = sum(image.numel() // 3 for image in model.images) or sum(
             pair.start[0, 0].numel() for pair in model.pairs)
         precision = str(trainer.precision) if trainer is not None else "32-true"
-        tile = auto_tile(pixels, model.device.type, precision, h.activation_checkpointing, h.tile_halo)
+        tile = auto_tile(pixels, str(model.device), precision, h.activation_checkpointing, h.tile_halo)
     progress = trainer is not None and trainer.progress_bar_callback is not None
     seed = model.pairs[0].seed if model.pairs else 0
     return Tiling(model.vgg, tile, h.tile_halo, seed, progress)

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, Timelapse, VideoFrames
 from nst.inputs.data import StylePairDataModule
 from nst.errors import ConfigError
 from nst.model.module import NeuralStyleTransfer
@@ -50,7 +50,7 @@ def known_keys() -> list[str]:
     sections = {
         "model": NeuralStyleTransfer, "data": StylePairDataModule, "trainer": Trainer,
         "image_saver": ImageSaver, "eval_metrics": EvalMetrics, "run_guard": RunGuard, "video_frames": VideoFrames,
-        "converged": Converged,
+        "converged": Converged, "timelapse": Timelapse,
         "checkpoint": ModelCheckpoint,
     }
     keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep", "scales",

@@ -27,19 +27,20 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, VideoFrames
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, Timelapse, VideoFrames
 from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
 from nst.errors import ConfigError, NSTError
-from nst.hardware import usable_precision
+from nst.hardware import resolve_accelerator, resolve_devices, selected_devices, usable_precision
 from nst.model.module import NeuralStyleTransfer
-from nst.inputs.pairs import stem
+from nst.inputs.pairs import collect_pairs, stem
 
 PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
 TRAINER_DEFAULTS = {
     "max_steps": 200,  # from the photo in the painting's colours, Adam 0.03 + an average: the loss of the former
                        # 300 steps (lr 0.02, fp32) in under 1/3 of their time (README, "Time to a finished picture")
+    "devices": 1,  # Lightning's auto takes every GPU: several only when asked (a number, or auto for several pairs)
     "precision": "bf16-mixed",  # where native (CPU with AVX512-BF16/AMX, Ampere+ GPU); else 32-true / 16-mixed
     "max_epochs": -1,
     "log_every_n_steps": 10,
@@ -75,6 +76,7 @@ class NSTCLI(LightningCLI):
         parser.add_lightning_class_args(RunGuard, "run_guard")
         parser.add_lightning_class_args(VideoFrames, "video_frames")
         parser.add_lightning_class_args(Converged, "converged")
+        parser.add_lightning_class_args(Timelapse, "timelapse")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -111,12 +113,20 @@ class NSTCLI(LightningCLI):
         if not self.instantiate:  # planning needs the names, not the checkpoint (loaded once, below)
             return
         config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
-        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
+        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator,
+                                          config.model.optimizer)
         if why:
             print(why)
             config.trainer.precision = precision
+        if config.trainer.devices == "auto":
+            d = config.data
+            config.trainer.devices = resolve_devices("auto", config.trainer.accelerator,
+                                                     len(collect_pairs(d.content, d.style, d.pairs)))
         if config.data.size == "auto":
             resolve_auto_size(config)
+        if config.trainer.benchmark is None and not config.trainer.deterministic:
+            # cuDNN's kernel search pays off where VGG19 sees one size per stage; tiles vary in size
+            config.trainer.benchmark = config.model.tile_size is None
         if config.trainer.logger in (None, True):
             config.trainer.logger = Namespace(
                 class_path="nst.runs.outputs.RunLogger",
@@ -128,6 +138,14 @@ class NSTCLI(LightningCLI):
     def _set_seed(self) -> None:  # seeding belongs to the run, not to planning it
         if self.instantiate:
             super()._set_seed()
+
+    def instantiate_trainer(self, **kwargs):
+        """The Trainer; DDP on GPUs with a short timeout (``nst.runs.distributed``)."""
+        from nst.runs.distributed import ddp_strategy
+
+        t = self.config.trainer
+        strategy = ddp_strategy(t.strategy, t.accelerator, t.devices, t.num_nodes)
+        return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
 
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator
@@ -153,8 +171,7 @@ class NSTCLI(LightningCLI):
             size = self.datamodule.options.size
             raise OutOfMemory(
                 f"out of device memory at size {size} ({str(e).splitlines()[0][:120]}). Fix: "
-                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or "
-                "--trainer.precision bf16-mixed"
+                f"--data.size {round(size / 2 ** 0.5)} (half the pixels), or {less_memory(self.config)}"
             ) from None
 
 
@@ -162,14 +179,25 @@ def resolve_auto_size(config: Namespace) -> None:
     """``size: auto`` -> pixels, from the first photo's shape and the device's free memory
     (here, where the whole config is known, including activation checkpointing)."""
     from nst.inputs.memory import resolve_auto_size as resolve
-    from nst.inputs.pairs import collect_pairs
+    from nst.inputs.memory import tightest_gpu
 
-    d = config.data
+    d, trainer = config.data, config.trainer
     specs = collect_pairs(d.content, d.style, d.pairs)
-    devices = config.trainer.devices
-    world = devices if isinstance(devices, int) and devices > 0 else 1
-    d.size = resolve(specs[0].content, len(specs), world, config.trainer.accelerator, config.trainer.precision,
+    indices = selected_devices(trainer.devices, trainer.accelerator)
+    world = len(indices) * (trainer.num_nodes or 1)
+    accelerator = tightest_gpu(indices) if resolve_accelerator(trainer.accelerator) == "cuda" else trainer.accelerator
+    d.size = resolve(specs[0].content, len(specs), world, accelerator, trainer.precision,
                      config.model.activation_checkpointing, d.max_input_pixels, config.model.tile_size is not None)
+
+
+def less_memory(config: Namespace) -> str:
+    """What else lowers a step's memory, given what the run already does: bf16 (unless it runs
+    in 16 bits already), then activation checkpointing, then tiles."""
+    if "16" not in str(config.trainer.precision):
+        return "--trainer.precision bf16-mixed"
+    if not config.model.activation_checkpointing:
+        return "--model.activation_checkpointing true"
+    return "--model.tile_size 512" if config.model.tile_size is None else "a smaller --model.tile_size"
 
 
 class OutOfMemory(NSTError):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # the repository's configs/ (a link) or the wheel's copy
 OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
-PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing")
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing",  # gloo
+             "timed out in blocking wait", "Watchdog caught collective operation timeout",  # NCCL (nst.runs.distributed)
+             "ncclRemoteError", "NCCL communicator was aborted")
 SHORT_FORMS = {"--content": "--data.content", "--style": "--data.style"}
 
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+from PIL import Image
+
 from nst.errors import ConfigError
 from nst.inputs.pairs import collect_pairs
+from nst.media.formats import SUFFIXES
+from nst.media.video import join_videos, write_gif
 from nst.model.schedule import check_sizes
 from nst.runs.sweep import label, next_group_dir, split_sweeps, variants, write_contact_sheet
 
@@ -83,6 +88,18 @@ def build_plan(argv: list[str], parse: Callable) -> Plan:
     return Plan(tuple(planned), sweep_dir)
 
 
+def join_timelapses(folders: list[Path], chain_dir: Path, final: Path, options) -> None:
+    """A chain's stages' ``timelapse.mp4`` as one clip in its folder, upscaled to the final size."""
+    if not options.enabled:
+        return
+    with Image.open(final) as im:
+        size = im.size[::-1]
+    path = join_videos([folder / "timelapse.mp4" for folder in folders], chain_dir / "timelapse.mp4", size,
+                       Fraction(options.fps))
+    if options.gif:
+        write_gif(path, path.with_suffix(".gif"), options.gif_size, options.fps)
+
+
 def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False):
     """Run every stage with ``fit(args)`` (which returns the fitted CLI), chaining stages
     through ``data.init``; once ``stop()`` is true, a chain ends with the stage it finished.
@@ -90,18 +107,34 @@ def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False)
     sweep's contact sheet)."""
     results, cli, final = [], None, None
     for variant in plan.variants:
-        final = None
+        final, folders = None, []
         for args in variant.stages:
             if final is not None and stop():
                 break
+            cli = None
+            release_device_memory()  # the run before: its model, trainer and tensors
             cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
-            final = Path(cli.trainer.log_dir) / "final.png"
+            folders.append(Path(cli.trainer.log_dir))
+            final = folders[-1] / f"final{SUFFIXES[cli.config.image_saver.format]}"
         if variant.chain_dir is not None:
             variant.chain_dir.mkdir(parents=True, exist_ok=True)  # a run without a logger made none
-            shutil.copyfile(final, variant.chain_dir / "final.png")
-            final = variant.chain_dir / "final.png"
+            shutil.copyfile(final, variant.chain_dir / final.name)
+            final = variant.chain_dir / final.name
             print(f"nst: multi-scale result ({len(variant.stages)} scales): {final}")
-        results.append((variant.label, final, cli))
+            join_timelapses(folders, variant.chain_dir, final, cli.config.timelapse)
+        results.append((variant.label, final, folders[-1]))
     if plan.sweep_dir is not None:
-        return write_contact_sheet(plan.sweep_dir, [(name, path, Path(c.trainer.log_dir)) for name, path, c in results])
+        return write_contact_sheet(plan.sweep_dir, results)
     return final if plan.variants[0].chain_dir is not None else cli
+
+
+def release_device_memory() -> None:
+    """Free what finished runs held: their tensors (reference cycles included) and, on a GPU,
+    the blocks PyTorch's allocator keeps cached, so that the next run's ``size: auto`` sees them."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

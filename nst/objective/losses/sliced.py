@@ -62,10 +62,11 @@ class SlicedWassersteinLoss(nn.Module):
         """Draw the directions of ``step`` (the same for every closure call of one step)."""
         if self.fixed:
             return
-        generator = torch.Generator(device="cpu").manual_seed(derive_seed(self.seed, step))
-        directions = torch.randn(self.channels, self.projections, generator=generator)
+        device = self.target.device  # drawn there: a CPU draw and a copy per layer per step would be a host sync
+        generator = torch.Generator(device=device).manual_seed(derive_seed(self.seed, step))
+        directions = torch.randn(self.channels, self.projections, generator=generator, device=device)
         directions = directions / directions.norm(dim=0, keepdim=True)
-        self.directions = directions.to(self.target.device, self.target.dtype)
+        self.directions = directions.to(dtype=self.target.dtype)
         with torch.no_grad():
             self.target_sorted = self._project(self.target).sort(dim=-1).values
 

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from nst.linalg import float64, sqrtm_psd
+from nst.linalg import eigvalsh_psd, sqrtm_psd
 from nst.objective.losses.common import flatten, full_precision
 from nst.objective.losses.guides import guided_mean_cov, guided_mean_var, register_guides
 from nst.objective.losses.moments import Moments
@@ -117,9 +117,9 @@ class Wasserstein2Loss(nn.Module):
             root = self.target_cov_sqrt.to(cov.dtype)
             cross = root @ cov @ root
             cross = (cross + cross.transpose(-1, -2)) / 2  # exact symmetry for eigvalsh
-            # float64: with few pixels (deep layers of small images) most eigenvalues are equal
-            # zeros, on which float32 eigvalsh can fail to converge
-            eigenvalues = torch.linalg.eigvalsh(float64(cross)).to(cross.device, cross.dtype)
+            # float64 where float32 fails to converge: with few pixels (deep layers of small
+            # images) most eigenvalues are equal zeros (nst.linalg)
+            eigenvalues = eigvalsh_psd(cross)
             cross_trace = eigenvalues.clamp(min=self.eps).sqrt().sum(-1)
             trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1)
             w2 = (
