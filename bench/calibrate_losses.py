@@ -3,6 +3,8 @@
 Each style loss gets the weight at which the norm of its gradient with respect to the image, at
 the first step of a content-initialised run, equals that of ``gram`` at style_weight 1e-3; each
 content loss the weight at which its gradient norm from a noise image equals ``mse``'s at 1.
+Each on its own default layers (hypercolumn losses: all of them at once, at the sampled
+positions of step 0; ``nnst`` with the photo's features, which its target is made of).
 So every loss starts with the same pull, and a sweep over loss names compares like with like.
 
     python bench/calibrate_losses.py [--size 256] [--weights vgg19-caffe]
@@ -47,7 +49,8 @@ def main() -> None:
     content, style = pair.content, pair.styles[0]
     noise = torch.rand_like(content)
     layers = {n: parse_layer_weights(e.default_layers or GATYS_STYLE_LAYERS) for n, e in STYLE_LOSSES.items()}
-    all_layers = {l for ls in layers.values() for l in ls} | {"relu4_2"}
+    content_layers = {n: parse_layer_weights(e.default_layers or ("relu4_2",)) for n, e in CONTENT_LOSSES.items()}
+    all_layers = {l for ls in [*layers.values(), *content_layers.values()] for l in ls}
     vgg = VGGFeatures(load_weights(args.weights), all_layers)
     with torch.no_grad():
         content_features, style_features = vgg(content), vgg(style)
@@ -56,7 +59,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     reference = None
     for name in ["gram"] + sorted(set(STYLE_LOSSES) - {"gram"}):
-        losses = build_layer_losses("style", name, None, style_features, layers[name])
+        losses = build_layer_losses("style", name, None, style_features, layers[name],
+                                    content_features=content_features)
         value, norm = grad_norm(vgg, losses, content)
         reference = reference or 1e-3 * norm
         print(f"| {name} | {','.join(layers[name])} | {value:.4g} | {norm:.4g} | "
@@ -66,7 +70,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     reference = None
     for name in ["mse"] + sorted(set(CONTENT_LOSSES) - {"mse"}):
-        losses = build_layer_losses("content", name, None, content_features, {"relu4_2": 1.0})
+        losses = build_layer_losses("content", name, None, content_features, content_layers[name])
         value, norm = grad_norm(vgg, losses, noise)
         reference = reference or norm
         print(f"| {name} | {value:.4g} | {norm:.4g} | {reference / norm:.3g} | "

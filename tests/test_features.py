@@ -98,3 +98,12 @@ def test_activation_checkpointing_gives_the_same_features_and_gradient(random_we
     for name in layers:
         torch.testing.assert_close(results[0][0][name], results[1][0][name])
     torch.testing.assert_close(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_rgb_layer_is_the_image_itself(random_weights, checkpointing):
+    vgg = VGGFeatures(random_weights, ["rgb", "relu1_1"], activation_checkpointing=checkpointing)
+    image = torch.rand(1, 3, 16, 12, requires_grad=True)
+    out = vgg(image)
+    assert list(out) == ["rgb", "relu1_1"] and out["rgb"] is image and vgg.depth == 2
+    assert VGGFeatures(random_weights, ["rgb"]).depth == 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nst.media.color import match_color_histogram, rgb_to_yiq, with_chroma_of
+from nst.media.color import (
+    match_color_histogram,
+    neighbour_color_correction,
+    oklab_to_rgb,
+    rgb_to_oklab,
+    rgb_to_yiq,
+    with_chroma_of,
+)
 from nst.errors import ConfigError
 from nst.media.images import load_image, resize
 from nst.inputs.pair import InputOptions, blend_weights, make_pairs
@@ -65,6 +72,23 @@ def test_histogram_mode_gives_the_style_the_content_colour_statistics():
     pair = tiny_pair(preserve_color="histogram")
     torch.testing.assert_close(pair.styles[0][0].reshape(3, -1).mean(1), pair.content[0].reshape(3, -1).mean(1),
                                atol=0.02, rtol=0)
+
+
+def test_oklab_round_trip_and_neighbour_correction_keeps_lightness_takes_the_paintings_chroma():
+    image = torch.rand(1, 3, 8, 8) * 0.8 + 0.1
+    torch.testing.assert_close(oklab_to_rgb(rgb_to_oklab(image)), image, atol=1e-4, rtol=0)
+    content = load_image(ASSETS / "fruits.jpg")
+    style = load_image(ASSETS / "starry_night.jpg")
+    output = content.flip(-1)
+    corrected = neighbour_color_correction(output, content, style)
+    lab, painted = rgb_to_oklab(corrected)[0].flatten(1), rgb_to_oklab(style)[0].flatten(1)
+    # the painting's chroma statistics (up to the clamping into its range and into RGB)
+    torch.testing.assert_close(lab[1:].mean(1), painted[1:].mean(1), atol=0.01, rtol=0)
+    # the lightness is the output's where nothing was clamped
+    kept = (rgb_to_oklab(output)[0, 0] - rgb_to_oklab(corrected)[0, 0]).abs()
+    assert kept.median() < 0.02
+    pair = tiny_pair(preserve_color="neighbour")
+    assert pair.correct_color and not torch.equal(pair.finish(pair.content), pair.content)
 
 
 def test_style_colors_start_is_the_photo_in_the_paintings_colours():

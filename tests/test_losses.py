@@ -172,8 +172,9 @@ def test_sizes_may_differ_between_style_and_generated():
 
 
 def test_registry_names_and_option_errors():
-    assert set(STYLE_LOSSES) == {"gram", "mean_std", "wasserstein2", "sliced_wasserstein", "histogram", "mrf"}
-    assert set(CONTENT_LOSSES) == {"mse", "cosine"}
+    assert set(STYLE_LOSSES) == {"gram", "mean_std", "wasserstein2", "sliced_wasserstein", "histogram", "mrf",
+                                 "relaxed_emd", "nnst"}
+    assert set(CONTENT_LOSSES) == {"mse", "cosine", "self_similarity"}
     feats = {"relu1_1": torch.rand(1, 3, 4, 4)}
     with pytest.raises(ConfigError, match="valid: gram, histogram, mean_std, mrf"):
         build_layer_losses("style", "fancy", None, feats, {"relu1_1": 1.0})
@@ -217,19 +218,25 @@ def test_fixed_sliced_wasserstein_keeps_its_directions_and_drops_the_raw_target(
     assert torch.isclose(fixed(x), SlicedWassersteinLoss(target, seed=3)(x))
 
 
-@pytest.mark.parametrize("name", ["gram", "mean_std", "wasserstein2"])
+GUIDED = ["gram", "mean_std", "wasserstein2", "sliced_wasserstein", "histogram", "mrf"]
+GUIDED_LOSSES = {"sliced_wasserstein": lambda t, **g: SlicedWassersteinLoss(t, projections=5, seed=1, **g),
+                 "histogram": lambda t, **g: HistogramLoss(t, histogram_weight=0.5, **g),
+                 "mrf": lambda t, **g: MRFLoss(t, patch_size=2, **g)}
+
+
+@pytest.mark.parametrize("name", GUIDED)
 def test_an_all_ones_guide_changes_nothing(name):
-    cls = STYLE_LOSSES[name].cls
+    cls = GUIDED_LOSSES.get(name, STYLE_LOSSES[name].cls)
     target, x = _random(1, 3, 4, 5, seed=1), _random(1, 3, 4, 5, seed=2)
     ones = torch.ones(1, 1, 4, 5, dtype=torch.float64)
     guided = cls(target, target_guide=ones, input_guide=ones)
     torch.testing.assert_close(guided(x), cls(target)(x))
 
 
-@pytest.mark.parametrize("name", ["gram", "mean_std", "wasserstein2"])
+@pytest.mark.parametrize("name", GUIDED)
 def test_a_binary_guide_sees_only_its_region(name):
-    """Guided statistics of a half equal the plain statistics of that half cut out."""
-    cls = STYLE_LOSSES[name].cls
+    """Guided statistics (sorted values, patches) of a half equal those of that half cut out."""
+    cls = GUIDED_LOSSES.get(name, STYLE_LOSSES[name].cls)
     target, x = _random(1, 3, 4, 6, seed=1), _random(1, 3, 4, 6, seed=2)
     left = torch.zeros(1, 1, 4, 6, dtype=torch.float64)
     left[..., :3] = 1
@@ -237,16 +244,16 @@ def test_a_binary_guide_sees_only_its_region(name):
     torch.testing.assert_close(guided(x), cls(target[..., 3:])(x[..., :3]))
 
 
-@pytest.mark.parametrize("name", ["gram", "mean_std", "wasserstein2"])
+@pytest.mark.parametrize("name", GUIDED)
 def test_gradcheck_guided(name):
     guide = torch.rand(1, 1, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    loss = STYLE_LOSSES[name].cls(_random(1, 3, 4, 5, seed=1), target_guide=guide, input_guide=guide)
+    loss = GUIDED_LOSSES.get(name, STYLE_LOSSES[name].cls)(_random(1, 3, 4, 5, seed=1), target_guide=guide, input_guide=guide)
     x = _random(1, 3, 4, 5, seed=2).requires_grad_(True)
     assert torch.autograd.gradcheck(loss, (x,), eps=1e-6, atol=1e-5)
 
 
 def test_which_losses_take_guides():
-    assert sorted(n for n, e in STYLE_LOSSES.items() if e.takes_guides) == ["gram", "mean_std", "wasserstein2"]
+    assert sorted(n for n, e in STYLE_LOSSES.items() if e.takes_guides) == sorted(GUIDED + ["relaxed_emd", "nnst"])
 
 
 def test_gram_of_known_tensor():

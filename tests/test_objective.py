@@ -118,7 +118,7 @@ def half_masks(folder, width: int = 64, height: int = 48) -> tuple[str, str]:
     return str(folder / "left.png"), str(folder / "right.png")
 
 
-@pytest.mark.parametrize("name", ["gram", "mean_std", "wasserstein2"])
+@pytest.mark.parametrize("name", ["gram", "mean_std", "wasserstein2", "sliced_wasserstein", "histogram"])
 def test_a_guided_style_has_no_gradient_outside_its_mask(random_weights, tmp_path, name):
     left, _ = half_masks(tmp_path)
     pair = tiny_pair(size=64, content_masks=[left])
@@ -129,11 +129,15 @@ def test_a_guided_style_has_no_gradient_outside_its_mask(random_weights, tmp_pat
     assert image.grad[..., 33:].abs().max() == 0 and image.grad[..., :31].abs().max() > 0
 
 
-def test_masks_need_a_loss_that_takes_guides(random_weights, tmp_path):
+@pytest.mark.parametrize("style_loss, options", [("mrf", None), ("nnst", None)])  # relaxed_emd: tests/test_hypercolumn.py
+def test_the_patch_and_hypercolumn_losses_take_masks(random_weights, tmp_path, style_loss, options):
     left, _ = half_masks(tmp_path)
     pair = tiny_pair(size=64, content_masks=[left])
-    with pytest.raises(ConfigError, match="gram, mean_std, wasserstein2"):
-        objective_for(random_weights, pair, LossDefinition.from_config(style_loss="sliced_wasserstein"))
+    definition = LossDefinition.from_config(style_loss=style_loss, style_loss_options=options)
+    objective = objective_for(random_weights, pair, definition)
+    image = torch.rand_like(pair.content).requires_grad_(True)
+    objective.style(objective.vgg(image)).backward()
+    assert image.grad[..., :24].abs().sum() > 10 * image.grad[..., 40:].abs().sum()
 
 
 def test_two_mask_regions_each_take_their_own_style(random_weights, tmp_path):

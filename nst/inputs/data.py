@@ -54,7 +54,8 @@ class StylePairDataModule(LightningDataModule):
         style_scale: style image size relative to ``size`` (jcjohnson's -style_scale).
         style_blend_weights: one weight per style image (normalised to sum 1; default equal).
         preserve_color: ``none``, ``luminance`` (style on luminance only, the photo's chroma
-            kept) or ``histogram`` (the styles recoloured to the photo's mean/covariance).
+            kept), ``histogram`` (the styles recoloured to the photo's mean/covariance) or
+            ``neighbour`` (NNST's: the result's lightness, the photo's chroma in the painting's palette).
         content_masks: one mask per style over the photo (white: this style here); the style
             loss's statistics are guided by it (Gatys et al. 2017).
         style_masks: one mask per style image (where to take its style from; default all).

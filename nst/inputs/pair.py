@@ -17,6 +17,7 @@ from nst.media.color import (
     luminance_image,
     match_color_histogram,
     match_luminance,
+    neighbour_color_correction,
     with_chroma_of,
 )
 from nst.errors import ConfigError, ImageError
@@ -32,7 +33,7 @@ from nst.inputs.pairs import PairSpec, expand_images
 from nst.media.video import Clip, ClipOptions, is_video_file, read_clip, read_frames_folder
 
 INITS = ("content", "noise", "content+noise", "style", "style_colors")
-PreserveColor = Literal["none", "luminance", "histogram"]
+PreserveColor = Literal["none", "luminance", "histogram", "neighbour"]
 Alpha = Literal["keep", "drop"]
 
 
@@ -87,6 +88,7 @@ class Pair:
     seed: int  # the run's seed + index: pair i makes what a one-pair run with seed + i makes
     folder: str = ""  # where its outputs go in the run's folder ("" for a one-pair run)
     keep_chroma: bool = False  # preserve_color: luminance
+    correct_color: bool = False  # preserve_color: neighbour (NNST's colour correction of the result)
     masks: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None  # (over style, over content)
     objective: Optional[torch.nn.Module] = None  # its StyleObjective, made by the model at fit start
     clip: Optional[Clip] = None  # a video pair's frames (``content`` is the frame being made)
@@ -105,7 +107,12 @@ class Pair:
         return tuple(match_luminance(s, self.content) for s in self.styles)
 
     def finish(self, image: torch.Tensor) -> torch.Tensor:
-        """What the user sees of an optimised image: the photo's chroma under ``luminance``."""
+        """What the user sees of an optimised image: the photo's chroma under ``luminance``; under
+        ``neighbour``, the photo's chroma in the painting's palette (NNST's correction)."""
+        if self.correct_color:
+            content = resize(self.content, tuple(image.shape[-2:])).to(image.device)
+            return torch.cat([neighbour_color_correction(row, content, self.styles[0].to(image.device))
+                              for row in image.split(1)])
         if not self.keep_chroma:
             return image
         return with_chroma_of(image, resize(self.content, tuple(image.shape[-2:])).to(image.device))
@@ -260,7 +267,8 @@ def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "
     if options.preserve_color == "histogram":
         styles = tuple(match_color_histogram(s, content) for s in styles)
     pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed + index, folder=folder,
-                keep_chroma=options.preserve_color == "luminance", clip=clip, alpha=alpha)
+                keep_chroma=options.preserve_color == "luminance", correct_color=options.preserve_color == "neighbour",
+                clip=clip, alpha=alpha)
     if options.content_masks:
         pair.masks = load_masks(content, styles, options)
     pair.start = start_image(pair.target_content, pair.target_styles[0], pair.seed, options)

@@ -26,7 +26,7 @@ from nst.errors import ConfigError
 from nst.objective.network.features import VGGFeatures
 from nst.inputs.pair import Pair
 from nst.objective.network.layers import LayerWeights
-from nst.objective.style_objective import LossDefinition, LossWeights
+from nst.objective.style_objective import LossDefinition, LossWeights, check_video
 from nst.model.schedule import (
     ImageEMA,
     Stages,
@@ -147,11 +147,13 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
         if not self.batches:
             raise ConfigError("the model has no pairs to optimise. Fix: fit it with nst.inputs.data.StylePairDataModule, "
                               "or hand it pairs with receive()")
+        if any(pair.clip is not None for pair in self.pairs):
+            check_video(self.definition)
         if self.vgg is None:
             self.vgg_weights = load_weights(self.hparams.weights)  # callbacks share its tensors
             self.vgg = VGGFeatures(self.vgg_weights, self.definition.layers,
                                    self.hparams.pooling, self.hparams.activation_checkpointing)
-            self.tiling = resolve_tiling(self, self.definition.style_loss)
+            self.tiling = resolve_tiling(self, self.definition.style_loss, self.definition.content_loss)
         if not len(self.images):
             for batch in self.batches:
                 self.images.append(nn.Parameter(torch.cat([pair.start for pair in batch])))

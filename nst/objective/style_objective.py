@@ -18,9 +18,11 @@ from torch import nn
 
 from nst.objective.network.features import VGGFeatures
 from nst.objective.network.layers import LayerWeights, parse_layer_weights
+from nst.errors import ConfigError
 from nst.objective.losses import (
     CONTENT_LOSSES,
     STYLE_LOSSES,
+    Samplers,
     TVLoss,
     WeightedSum,
     build_layer_losses,
@@ -50,15 +52,18 @@ class LossDefinition:
     @classmethod
     def from_config(cls, content_loss: str = "mse", content_loss_options: Optional[dict] = None,
                     style_loss: str = "gram", style_loss_options: Optional[dict] = None,
-                    content_layers: LayerWeights = ("relu4_2",), style_layers: Optional[LayerWeights] = None,
+                    content_layers: Optional[LayerWeights] = ("relu4_2",), style_layers: Optional[LayerWeights] = None,
                     tv_p: int = 2, normalize_gradients: bool = False) -> LossDefinition:
-        """Check names and options; ``style_layers=None``: the style loss's own default layers."""
+        """Check names and options; ``style_layers=None`` (``content_layers=None``): the loss's own
+        default layers."""
         content_entry = lookup(CONTENT_LOSSES, content_loss, "content_loss")
         style_entry = lookup(STYLE_LOSSES, style_loss, "style_loss")
         content_options = check_options(content_entry, content_loss_options or {}, "content_loss")
         style_options = check_options(style_entry, style_loss_options or {}, "style_loss")
         if style_layers is None:
             style_layers = style_entry.default_layers or GATYS_STYLE_LAYERS
+        if content_layers is None:
+            content_layers = content_entry.default_layers or ("relu4_2",)
         return cls(content_loss, content_options, style_loss, style_options,
                    parse_layer_weights(content_layers, "content_layers"),
                    parse_layer_weights(style_layers, "style_layers"), tv_p, normalize_gradients)
@@ -71,6 +76,13 @@ class LossDefinition:
     def default_weights(self) -> tuple[float, float]:
         """(α, β) the losses were calibrated with (``bench/calibrate_losses.py``)."""
         return CONTENT_LOSSES[self.content_loss].default_weight, STYLE_LOSSES[self.style_loss].default_weight
+
+
+def check_video(definition: LossDefinition) -> None:
+    """A video changes the photo every frame; only the content term follows it (``retarget``)."""
+    if STYLE_LOSSES[definition.style_loss].needs_content:
+        raise ConfigError(f"style_loss '{definition.style_loss}' takes its target from the photo, which changes "
+                          f"every frame of a video. Fix: a style_loss of the painting alone (e.g. relaxed_emd)")
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ class StyleObjective(nn.Module):
         self.weights = weights
         self.temporal: Optional[nn.Module] = None  # a video frame's TemporalLoss (nst.model.temporal)
         self.tiled = TiledObjective(self, tiling) if tiling is not None else None
+        self.samplers = Samplers(0)  # build() gives the run's: shared by the hypercolumn losses
 
     @classmethod
     def build(cls, vgg: VGGFeatures, definition: LossDefinition, content: torch.Tensor,
@@ -117,24 +130,30 @@ class StyleObjective(nn.Module):
         blend = blend or {i: 1 / len(styles) for i in range(len(styles))}
         d = definition
         tiling = tiling if tiling is not None and tiling.applies(content) else None
+        samplers = Samplers(seed)  # hypercolumn losses: the content and style terms share positions
         if tiling is None:
             with torch.no_grad():
                 content_features = vgg(content.to(device))
                 style_features = [vgg(styles[s].to(device)) for s in blend]
         else:
-            check_tileable(d.style_loss)
+            check_tileable(d.style_loss, d.content_loss)
             content_features = tiling.features(content.to(device), d.content_layers)
             style_features = [tiling.moments(styles[s].to(device), d.style_layers,
                                              masks[s][0].to(device) if masks is not None else None) for s in blend]
         content_loss = build_layer_losses("content", d.content_loss, d.content_loss_options, content_features,
-                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients)
+                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients,
+                                          samplers=samplers)
         per_style = []
         for s, features in zip(blend, style_features):
             guides = [m.to(device) for m in masks[s]] if masks is not None else (None, None)
             per_style.append(build_layer_losses("style", d.style_loss, d.style_loss_options, features,
                                                 d.style_layers, derive_seed(seed, s), *guides,
-                                                normalize_gradients=d.normalize_gradients))
-        return cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights, tiling)
+                                                normalize_gradients=d.normalize_gradients, samplers=samplers,
+                                                content_features=content_features))
+        objective = cls(vgg, content_loss, WeightedSum(per_style, list(blend.values())), TVLoss(d.tv_p), weights,
+                        tiling)
+        objective.samplers = samplers
+        return objective
 
     def terms(self, features: dict[str, torch.Tensor], image: torch.Tensor, tv: bool = True) -> dict:
         """Unweighted losses from ``features = vgg(image)``. TV costs a pass over the pixels:
@@ -163,7 +182,8 @@ class StyleObjective(nn.Module):
                 features = self.vgg(content)
         loss_scale = next((m.loss_scale for m in self.content.modules() if hasattr(m, "loss_scale")), None)
         self.content = build_layer_losses("content", d.content_loss, d.content_loss_options, features,
-                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients)
+                                          d.content_layers, seed, normalize_gradients=d.normalize_gradients,
+                                          samplers=self.samplers)
         for normalizer in self.content.modules():  # under 16-mixed: the loss scale they follow
             if hasattr(normalizer, "loss_scale"):
                 normalizer.loss_scale = loss_scale

@@ -28,7 +28,7 @@ DEFAULT_HALO = 80  # px: the narrowest with exact features up to relu5_1 (bench/
 
 def stride(layer: str) -> int:
     """Pixels per feature position at ``layer`` (2 ** poolings before it)."""
-    return 2 ** sum(name.startswith("pool") for name in VGG19_LAYERS[: layer_index(layer)])
+    return 2 ** sum(name.startswith("pool") for name in VGG19_LAYERS[: max(layer_index(layer), 0)])
 
 
 def round_up(n: int, multiple: int = ALIGN) -> int:

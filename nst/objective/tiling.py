@@ -27,9 +27,15 @@ from nst.objective.losses.moments import Moments
 from nst.objective.tiles import Tile, Tiling, guide_weight, stride, tile_moments
 
 TILED_STYLE_LOSSES = ("gram", "mean_std", "wasserstein2")
+TILED_CONTENT_LOSSES = ("mse", "cosine")  # those with a ``partial`` (the share of a tile's pixels)
 
 
-def check_tileable(style_loss: str) -> None:
+def check_tileable(style_loss: str, content_loss: str = "mse") -> None:
+    """Tiles add up moments and local content shares: a loss that needs every position at once
+    (sampled hypercolumns, patches, sorted projections, nearest neighbours) cannot be tiled."""
+    if content_loss not in TILED_CONTENT_LOSSES:
+        raise ConfigError(f"content_loss '{content_loss}' cannot be tiled: it compares positions across the whole "
+                          f"image. Fix: content_loss: one of {', '.join(TILED_CONTENT_LOSSES)}, or tile_size: null")
     if style_loss not in TILED_STYLE_LOSSES:
         raise ConfigError(f"style_loss '{style_loss}' cannot be tiled: it needs every pixel's features at "
                           f"once. Fix: style_loss: one of {', '.join(TILED_STYLE_LOSSES)}, or tile_size: null")
@@ -173,13 +179,13 @@ def autocast_state(image: torch.Tensor):
     return lambda: torch.autocast(device_type=device, dtype=dtype)
 
 
-def resolve_tiling(model, style_loss: str) -> Tiling | None:
+def resolve_tiling(model, style_loss: str, content_loss: str = "mse") -> Tiling | None:
     """The model's tiling from its ``tile_size`` and ``tile_halo`` (``auto``: the largest tile
     that fits the free memory beside the images, ``nst.inputs.memory``), or ``None``."""
     h = model.hparams
     if h.tile_size is None:
         return None
-    check_tileable(style_loss)
+    check_tileable(style_loss, content_loss)
     tile = h.tile_size
     trainer = model._trainer
     if tile == "auto":

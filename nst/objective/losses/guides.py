@@ -11,6 +11,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from nst.errors import ConfigError
 from nst.objective.losses.common import flatten
 
 
@@ -45,6 +46,32 @@ def guided_mean_cov(features: torch.Tensor, guide: torch.Tensor) -> tuple[torch.
     """Channel mean (B x C) and covariance (B x C x C) over pixels weighted by m^2."""
     centred, mean, mass = guided_centred(features, guide)
     return mean, centred @ centred.transpose(1, 2) / mass
+
+
+def inside(guide: Optional[torch.Tensor], features: torch.Tensor, threshold: float = 0.5) -> Optional[torch.Tensor]:
+    """The flat (H W) positions of the feature map where the guide is at least ``threshold``:
+    the region of a loss that compares sorted values or nearest patches, which have no weights
+    to give a pixel (``None``: unguided, every position). An empty region is an error."""
+    if guide is None:
+        return None
+    where = (resize_guide(guide, features).flatten() >= threshold).nonzero()[:, 0]
+    if len(where) == 0:
+        raise ConfigError("a mask's region vanishes at a style layer's resolution. Fix: a larger white area "
+                          "in the mask, or shallower style_layers")
+    return where.to(features.device)
+
+
+def patch_inside(guide: Optional[torch.Tensor], features: torch.Tensor, size: int, stride: int,
+                 threshold: float = 0.5) -> Optional[torch.Tensor]:
+    """The patches (in ``F.unfold`` order) more than ``threshold`` inside the guide (mean guide)."""
+    if guide is None:
+        return None
+    patches = F.unfold(resize_guide(guide, features), kernel_size=size, stride=stride).mean(1).flatten()
+    where = (patches > threshold).nonzero()[:, 0]
+    if len(where) == 0:
+        raise ConfigError("a mask's region holds no whole patch at a style layer. Fix: a larger white area "
+                          "in the mask, or a smaller patch_size")
+    return where.to(features.device)
 
 
 def register_guides(module: torch.nn.Module, input_guide: Optional[torch.Tensor]) -> None:

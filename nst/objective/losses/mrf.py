@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nst.errors import ConfigError
 from nst.objective.losses.common import full_precision, upcast
+from nst.objective.losses.guides import patch_inside, register_guides
 from nst.objective.losses.registry import register_style_loss
 
 
@@ -35,7 +38,11 @@ class MRFLoss(nn.Module):
         stride: int = 1,
         target_stride: int = 1,
         chunk: int = 1024,
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
     ):
+        """Guides: a patch of the guided region (mean guide >= 0.5) of the image matches a patch
+        of the painting's guided region; the other patches are left out."""
         super().__init__()
         if min(patch_size, stride, target_stride, chunk) < 1:
             raise ConfigError("mrf patch_size, stride, target_stride and chunk must be >= 1")
@@ -44,7 +51,10 @@ class MRFLoss(nn.Module):
         self.patch_size, self.stride, self.chunk = patch_size, stride, chunk
         with full_precision(target_features):
             target = extract_patches(target_features.detach()[:1], patch_size, target_stride)
+            where = patch_inside(target_guide, target_features, patch_size, target_stride)
+            target = target if where is None else target[where]
         self.register_buffer("target", target, persistent=False)
+        register_guides(self, input_guide)
         self.register_buffer(
             "target_unit", target / target.norm(dim=1, keepdim=True).clamp(min=1e-8), persistent=False
         )
@@ -60,6 +70,8 @@ class MRFLoss(nn.Module):
             losses = []
             for image in features.split(1):
                 patches = extract_patches(image, self.patch_size, self.stride)
+                where = patch_inside(self.input_guide, image, self.patch_size, self.stride)
+                patches = patches if where is None else patches[where]
                 matched = self.target.to(patches.dtype)[self.nearest(patches)]
                 losses.append((patches - matched).pow(2).mean())
             return torch.stack(losses).mean()

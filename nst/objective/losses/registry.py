@@ -20,12 +20,22 @@ from nst.errors import ConfigError
 class LossEntry:
     cls: type[nn.Module]
     default_weight: float  # a weight that balances content_weight=1 with vgg19-caffe features
-    default_layers: tuple[str, ...] | None = None  # None: the model's defaults (Gatys')
+    default_layers: tuple[str, ...] | None = None  # None: the model's defaults (Gatys'; content: relu4_2)
 
     @property
     def quadratic_cost(self) -> bool:
         """The loss's cost grows with the square of the pixels (patch matching)."""
         return getattr(self.cls, "quadratic_cost", False)
+
+    @property
+    def hypercolumn(self) -> bool:
+        """The loss reads several layers at once (a dict of feature maps), not one layer."""
+        return getattr(self.cls, "hypercolumn", False)
+
+    @property
+    def needs_content(self) -> bool:
+        """The style loss's target is made from the photo's features too (NNST)."""
+        return getattr(self.cls, "needs_content", False)
 
     @property
     def takes_guides(self) -> bool:
@@ -51,8 +61,8 @@ def register_style_loss(name: str, default_weight: float, default_layers: tuple[
     return register(STYLE_LOSSES, name, default_weight, default_layers)
 
 
-def register_content_loss(name: str, default_weight: float):
-    return register(CONTENT_LOSSES, name, default_weight)
+def register_content_loss(name: str, default_weight: float, default_layers: tuple[str, ...] | None = None):
+    return register(CONTENT_LOSSES, name, default_weight, default_layers)
 
 
 def lookup(table: dict[str, LossEntry], name: str, what: str) -> LossEntry:
@@ -61,7 +71,8 @@ def lookup(table: dict[str, LossEntry], name: str, what: str) -> LossEntry:
     return table[name]
 
 
-NOT_OPTIONS = ("self", "target", "target_features", "target_guide", "input_guide")
+NOT_OPTIONS = ("self", "target", "target_features", "target_guide", "input_guide", "layers", "samplers",
+               "content_features")
 
 
 def accepted_options(entry: LossEntry) -> list[str]:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
 from nst.errors import ConfigError
 from nst.objective.losses.common import flatten, full_precision, sorted_matching_loss
 from nst.objective.losses.gram import GramLoss, GramNormalization
+from nst.objective.losses.guides import inside, register_guides
 from nst.objective.losses.registry import register_style_loss
 from nst.seeds import derive_seed
+
+
+def region(flat: torch.Tensor, features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.Tensor:
+    """The B x C x (H W) features of the guided region (all of them without a guide)."""
+    where = inside(guide, features)
+    return flat if where is None else flat[..., where]
 
 
 @register_style_loss("sliced_wasserstein", 1.6e3)
@@ -26,9 +35,12 @@ class SlicedWassersteinLoss(nn.Module):
         projections: int | None = None,
         seed: int = 0,
         fixed: bool = False,
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
     ):
         """``fixed``: the directions of step 0 for good (the evaluation metric); the raw target
-        features are then dropped after sorting, halving the memory the loss holds."""
+        features are then dropped after sorting, halving the memory the loss holds. Guides: the
+        distributions of the guided regions (guide >= 0.5: sorted values carry no weights)."""
         super().__init__()
         if projections is not None and projections < 1:
             raise ConfigError(f"sliced_wasserstein projections must be >= 1, got {projections}")
@@ -36,7 +48,9 @@ class SlicedWassersteinLoss(nn.Module):
         self.projections = projections or self.channels
         self.seed = seed
         with full_precision(target_features):
-            self.register_buffer("target", flatten(target_features.detach()), persistent=False)
+            self.register_buffer("target", region(flatten(target_features.detach()), target_features, target_guide),
+                                 persistent=False)
+        register_guides(self, input_guide)
         self.register_buffer("directions", torch.empty(0), persistent=False)
         self.register_buffer("target_sorted", torch.empty(0), persistent=False)
         self.fixed = False
@@ -61,7 +75,8 @@ class SlicedWassersteinLoss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
-            return sorted_matching_loss(self._project(flatten(features)), self.target_sorted)
+            flat = region(flatten(features), features, self.input_guide)
+            return sorted_matching_loss(self._project(flat), self.target_sorted)
 
 
 @register_style_loss("histogram", 5.5e-4)
@@ -77,17 +92,20 @@ class HistogramLoss(nn.Module):
         target_features: torch.Tensor,
         histogram_weight: float = 1e6,
         normalization: GramNormalization = "gatys",
+        target_guide: Optional[torch.Tensor] = None,
+        input_guide: Optional[torch.Tensor] = None,
     ):
+        """Guides: the guided Gram matrices, and the histograms of the regions (guide >= 0.5)."""
         super().__init__()
         self.histogram_weight = histogram_weight
-        self.gram = GramLoss(target_features, normalization)
+        self.gram = GramLoss(target_features, normalization, target_guide, input_guide)
         with full_precision(target_features):
-            target = flatten(target_features.detach()).sort(dim=-1).values
+            target = region(flatten(target_features.detach()), target_features, target_guide).sort(dim=-1).values
         self.register_buffer("target_sorted", target, persistent=False)
 
     def histogram(self, features: torch.Tensor) -> torch.Tensor:
         with full_precision(features):
-            return sorted_matching_loss(flatten(features), self.target_sorted)
+            return sorted_matching_loss(region(flatten(features), features, self.gram.input_guide), self.target_sorted)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.gram(features) + self.histogram_weight * self.histogram(features)

@@ -10,7 +10,7 @@ from torch.utils.checkpoint import checkpoint
 from torchvision.models import vgg19
 
 from nst.errors import ConfigError, WeightsError
-from nst.objective.network.layers import VGG19_LAYERS, layer_index, truncation_index
+from nst.objective.network.layers import RGB, VGG19_LAYERS, layer_index, truncation_index
 from nst.objective.network.weights import Preprocessing, VGGWeights
 
 POOLING = ("max", "avg")
@@ -82,8 +82,8 @@ class VGGFeatures(nn.Module):
         if self.channels_last and x.device.type != "mps":
             x = x.contiguous(memory_format=torch.channels_last)
         if self.activation_checkpointing and torch.is_grad_enabled():
-            return self._checkpointed(x)
-        out = {}
+            return {RGB: image, **self._checkpointed(x)} if -1 in self._taps else self._checkpointed(x)
+        out = {RGB: image} if -1 in self._taps else {}
         for i, module in enumerate(self.net):
             x = module(x)
             if i in self._taps:
@@ -95,7 +95,7 @@ class VGGFeatures(nn.Module):
         two taps is recomputed in the backward pass: 28% less memory per pixel for 33-47% more
         time per step (bench/memory.py, bench/run.py, BENCHMARKS.md)."""
         out, start = {}, 0
-        for tap in sorted(self._taps):
+        for tap in sorted(t for t in self._taps if t >= 0):
             segment = self.net[start: tap + 1]
             x = checkpoint(segment, x, use_reentrant=False)
             out[self._taps[tap]] = x

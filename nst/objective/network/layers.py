@@ -28,7 +28,10 @@ def _vgg19_layer_names() -> tuple[str, ...]:
 
 
 VGG19_LAYERS: tuple[str, ...] = _vgg19_layer_names()
-LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(VGG19_LAYERS)}
+# ``rgb``: the image itself (in [0, 1], before the network's normalisation), before layer 0:
+# STROTSS's hypercolumns and colour term read the pixels beside the features
+RGB = "rgb"
+LAYER_INDEX: dict[str, int] = {RGB: -1, **{name: i for i, name in enumerate(VGG19_LAYERS)}}
 
 LayerWeights = Union[Sequence[str], Mapping[str, float], Sequence[Sequence]]
 
@@ -38,10 +41,10 @@ def layer_index(name: str) -> int:
     try:
         return LAYER_INDEX[name]
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), VGG19_LAYERS, n=1)
+        close = difflib.get_close_matches(str(name), LAYER_INDEX, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConfigError(
-            f"unknown VGG19 layer '{name}'.{hint} Valid names: {', '.join(VGG19_LAYERS)}"
+            f"unknown VGG19 layer '{name}'.{hint} Valid names: {RGB}, {', '.join(VGG19_LAYERS)}"
         ) from None
 
 
