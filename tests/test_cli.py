@@ -61,7 +61,7 @@ def test_pixel_limit_can_be_raised(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--model.style_layers", "[relu1_1, relu9_1]"], "Valid names: conv1_1"),
+        (["--model.style_layers", "[relu1_1, relu9_1]"], "Valid names: rgb, conv1_1"),
         (["--model.content_weight", "nan"], "content_weight"),
         (["--model.tv_weight", "-1"], "tv_weight"),
         (["--model.style_loss", "gramm"], "valid: gram"),

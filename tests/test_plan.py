@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -105,6 +106,7 @@ def test_a_sweep_releases_each_finished_run_before_the_next(tmp_path, monkeypatc
     class FittedCLI:  # what fit returns: a CLI holding a trainer (and through it, tensors)
         def __init__(self, folder):
             self.trainer = type("T", (), {"log_dir": str(folder)})()
+            self.config = SimpleNamespace(image_saver=SimpleNamespace(format="png"), timelapse=None)
             self.tensor = torch.zeros(1000)
 
     alive, emptied = [], []

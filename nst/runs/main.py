@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # the repository's configs/ (a link) or the wheel's copy
+CONFIG_DIR = (Path(__file__).resolve().parents[1] / "configs").resolve()  # the checkout's configs/ (through the link), or the wheel's copy
 OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing",  # gloo
              "timed out in blocking wait", "Watchdog caught collective operation timeout",  # NCCL (nst.runs.distributed)
