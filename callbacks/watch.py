@@ -34,8 +34,7 @@ class Progress:
 
 def to_pil(image: torch.Tensor) -> Image.Image:
     """1x3xHxW (or 3xHxW) float in [0, 1] -> an RGB PIL image."""
-    array = to_uint8(image.detach().float().cpu().reshape(-1, *image.shape[-2:])).permute(1, 2, 0).numpy()
-    return Image.fromarray(array, "RGB")
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")  # to_uint8: detached, on the CPU
 
 
 class Watch(Callback):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import re
 from pathlib import Path
@@ -43,8 +44,10 @@ def check_config_files(args: list[str]) -> None:
                               f"the inputs). Fix: move {', '.join(moved)} from model: to data:")
 
 
-def known_keys() -> list[str]:
-    """Every dotted key the command line accepts, for 'did you mean' suggestions."""
+@functools.cache
+def known_keys() -> tuple[str, ...]:
+    """Every dotted key the command line accepts, for 'did you mean' suggestions and the API's
+    option names (read from the classes' signatures once per process)."""
     from lightning.pytorch import Trainer
 
     sections = {
@@ -58,7 +61,7 @@ def known_keys() -> list[str]:
     for section, cls in sections.items():
         params = inspect.signature(cls.__init__).parameters
         keys += [f"{section}.{p}" for p in params if p not in ("self", "args", "kwargs")]
-    return keys
+    return tuple(keys)
 
 
 def explain_argument_error(error: Exception) -> ConfigError:
