@@ -320,6 +320,7 @@ FUZZ_FOUND = [  # what the long randomised fuzz found (README, Tests), kept as e
     ["--model.lr", "1e-3", "--model.strength_reference_size", "10"],  # issue 20: a max_pool2d traceback
     ["--trainer.fast_dev_run", "true"],  # TypeError: the run's folder from a logger that is not there
     ["--model.lr_schedule", "cosine", "--trainer.limit_train_batches", "0.5"],  # Lightning's error, then "Resume with"
+    ["--trainer.accumulate_grad_batches", "0"],  # ZeroDivisionError in Lightning's first step
 ]
 
 

@@ -8,8 +8,12 @@ What is compared, and why it pins behaviour rather than last bits (README, Tests
   so it must match to ``STEP0_RTOL`` (another CPU sums in another order: measured up to 6e-6
   across the emulated CPUs, 1.6e-4 in the video case, which has its own tolerance; relu5_1
   dropped from the classic run moves it by 9.4e-5, from the video run by 1.5e-3); later steps to ``CURVE_RTOL`` (up to 3.3e-3 measured, in the video
-  case, whose later frames start from the previous result carried by optical flow). A lost
-  style layer, mask or weight, another seed or pair moves the first step by more.
+  case, whose later frames start from the previous result carried by optical flow). L-BFGS
+  evaluates the objective several times a step; the first evaluation is logged (the loss of
+  the image the step starts from, as for Adam), so its step 0 is pinned as tightly, but its
+  later steps follow a strong-Wolfe line search, a chain of comparisons that one last bit can
+  flip: 6.6e-2 measured (ATen default, oneDNN AVX2, 2 threads), hence ``CURVE_RTOL_CASE``. A
+  lost style layer, mask or weight, another seed or pair moves the first step by more.
 * **The pictures**, by what survives float noise: after a few Adam steps a pixel whose
   gradient is near zero moves by a full ``lr`` either way (Adam divides by sqrt(v)), so a few
   pixels may differ by many grey levels while the picture is the same. A picture matches when
@@ -42,6 +46,7 @@ STEPS = 4
 STEP0_RTOL = 2e-5
 STEP0_RTOL_CASE = {"video": 1e-3}  # its frames are decoded, resized and carried by optical flow: 1.6e-4 measured
 CURVE_RTOL = 1e-2
+CURVE_RTOL_CASE = {"lbfgs": 0.15}  # a strong-Wolfe line search is a chain of decisions: 6.6e-2 measured at step 2
 PIXEL_TOL, SHARE_TOL, MEAN_TOL, COLOUR_TOL = 8 / 255, 0.03, 0.006, 0.15 / 255
 CASES = {
     **{p.stem: [p.name] for p in sorted(CONFIGS.glob("*.yaml")) if p.stem != "classic"},
@@ -99,14 +104,14 @@ def curve_differences(curves: dict[str, list[float]], expected: dict[str, list[f
     """Where the loss curves of a run differ from the expected ones beyond the tolerances."""
     if sorted(curves) != sorted(expected):
         return [f"logged {sorted(curves)}, expected {sorted(expected)}"]
-    problems, step0_rtol = [], STEP0_RTOL_CASE.get(case, STEP0_RTOL)
+    problems, step0_rtol, curve_rtol = [], STEP0_RTOL_CASE.get(case, STEP0_RTOL), CURVE_RTOL_CASE.get(case, CURVE_RTOL)
     for tag, values in expected.items():
         if len(curves[tag]) != len(values):
             problems.append(f"{tag}: {len(curves[tag])} steps logged, expected {len(values)}")
             continue
         floor = 1e-2 * max(map(abs, values), default=0)  # a value near 0 (content at step 0) is noise
         for step, (got, want) in enumerate(zip(curves[tag], values)):
-            rtol = step0_rtol if step == 0 else CURVE_RTOL
+            rtol = step0_rtol if step == 0 else curve_rtol
             if abs(got - want) > rtol * max(abs(want), floor):
                 problems.append(f"{tag} at step {step}: {got:.7g}, expected {want:.7g} (rtol {rtol:g})")
                 break

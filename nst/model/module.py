@@ -127,6 +127,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
         self.averages: list[ImageEMA] = []  # one per image parameter, with ema_decay > 0
         self.restored_averages: list[dict] | None = None
         self.tiling: Tiling | None = None
+        self._first_evaluation = True  # of this step's objective: the one logged
 
     def receive(self, pairs: list[Pair]) -> None:
         """This device's pairs (the data module hands them over); same-size pairs share a batch."""
@@ -202,14 +203,18 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
 
     def logging_step(self) -> bool:
         """Log on the steps the Trainer writes (``log_every_n_steps``) only: logging costs host
-        work every step, and on GPU a sync per value."""
-        every = self.trainer.log_every_n_steps
-        return every > 0 and (self.global_step + 1) % every == 0
+        work every step, and on GPU a sync per value. L-BFGS evaluates the objective several
+        times a step (inner iterations, line search): only the first is logged, so that the
+        value at step k is, for every optimiser, the loss of the image step k starts from."""
+        every, first = self.trainer.log_every_n_steps, self._first_evaluation
+        self._first_evaluation = False
+        return first and every > 0 and (self.global_step + 1) % every == 0
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         """This step's stage; losses that draw random numbers (sliced Wasserstein) draw this
         step's once."""
         self.enter_stage(self.global_step)
+        self._first_evaluation = True
         for pair in self.pairs:
             pair.objective.resample(self.global_step)
 

@@ -34,6 +34,9 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
     if trainer.fast_dev_run:  # Lightning's debugging mode replaces the logger that names the run's folder
         raise ConfigError("trainer.fast_dev_run runs without the logger that names the output folder. "
                           "Fix: --trainer.max_steps 1 for a quick run")
+    if trainer.accumulate_grad_batches < 1:  # Lightning divides by it at the first step
+        raise ConfigError(f"trainer.accumulate_grad_batches {trainer.accumulate_grad_batches}: it must be 1 or more "
+                          "(one step is one pass over the image). Fix: --trainer.accumulate_grad_batches 1")
     world = max(1, trainer.world_size)
     shard(len(specs), 0, world)  # every device needs a pair: said here once, not by each device
     h = model.hparams
