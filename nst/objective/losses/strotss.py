@@ -85,7 +85,8 @@ def relaxed_emd(cost: torch.Tensor, weights: Optional[torch.Tensor] = None) -> t
         return torch.maximum(cost.min(-1).values.mean(-1), cost.min(-2).values.mean(-1)).mean()
     w = weights.view(1, -1)
     to_style = (cost.min(-1).values * w).sum(-1) / w.sum().clamp(min=1e-8)
-    from_style = (cost + 2 * (1 - w).unsqueeze(-1)).min(-2).values.mean(-1)  # 2: the largest cosine distance
+    beyond = cost.detach().amax() + 1  # more than any cost (the colour cost adds a Euclidean distance to the cosine)
+    from_style = (cost + beyond * (1 - w).unsqueeze(-1)).min(-2).values.mean(-1)
     return torch.maximum(to_style, from_style).mean()
 
 
