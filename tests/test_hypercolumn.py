@@ -153,6 +153,42 @@ def test_nnst_guides_restrict_the_neighbours_and_the_positions():
     assert loss(changed).item() == pytest.approx(loss(photo).item())
 
 
+def test_nnst_alpha_searches_the_neighbours_of_the_image_as_it_stands():
+    style = {"a": torch.rand(1, 5, 4, 4, generator=torch.Generator().manual_seed(1))}
+    photo = {"a": torch.rand(1, 5, 4, 4, generator=torch.Generator().manual_seed(2))}
+    image = {"a": style["a"].flip(-1)}  # every vector of the image has an exact match in the painting
+    fixed = NeuralNeighbourLoss(style, {"a": 1.0}, content_features=photo, scale=1)
+    moving = NeuralNeighbourLoss(style, {"a": 1.0}, content_features=photo, scale=1, alpha=1.0, refresh_every=5)
+    photo_target = fixed.target.clone()
+    torch.testing.assert_close(moving.target, photo_target)  # made of the photo at first, as alpha 0
+    for step in range(5):  # step 0 keeps the photo's target; no search before refresh_every steps
+        fixed.resample(step), moving.resample(step)
+        assert moving(image).item() == pytest.approx(fixed(image).item())
+    moving.resample(5)
+    assert moving(image).item() == pytest.approx(0, abs=1e-6)  # alpha 1: the neighbours of the image itself
+    torch.testing.assert_close(moving.target, image["a"])
+    fixed.resample(5)
+    fixed(image)
+    torch.testing.assert_close(fixed.target, photo_target)
+
+
+def test_nnst_alpha_searches_at_the_first_step_of_a_later_stage():
+    style = {"a": torch.rand(1, 5, 4, 4, generator=torch.Generator().manual_seed(1))}
+    photo = {"a": torch.rand(1, 5, 4, 4, generator=torch.Generator().manual_seed(2))}
+    image = {"a": style["a"].flip(-2)}
+    half = NeuralNeighbourLoss(style, {"a": 1.0}, content_features=photo, scale=1, alpha=0.5)
+    half.resample(120)  # built at a stage's first step: searched at once, then kept (no refresh_every)
+    half(image)
+    query = 0.5 * photo["a"] + 0.5 * image["a"]
+    expected = NeuralNeighbourLoss(style, {"a": 1.0}, content_features={"a": query}, scale=1)
+    torch.testing.assert_close(half.target, expected.target)
+    half.resample(500)
+    half({"a": photo["a"]})
+    torch.testing.assert_close(half.target, expected.target)
+    with pytest.raises(ConfigError, match="alpha"):
+        NeuralNeighbourLoss(style, {"a": 1.0}, content_features=photo, alpha=1.5)
+
+
 def test_nnst_needs_the_photo():
     with pytest.raises(ConfigError, match="photo"):
         build_layer_losses("style", "nnst", None, _features(1), LAYERS)

@@ -52,41 +52,80 @@ class NeuralNeighbourLoss(nn.Module):
     """Mean over the grid of 1 - cos(h_p, t_p): h the image's hypercolumns on a grid of a
     ``scale``-th of the image (NNST: 4), t the photo's with each vector replaced by its nearest
     style vector (centred cosine). Needs the photo's features (``content_features``); set with
-    the painting and photo at the stage's size. Guides: a guided photo position takes its
-    neighbour from the painting's guided region only, and counts by its guide weight."""
+    the painting and photo at the stage's size. ``alpha`` is NNST's trade-off: the neighbours
+    are searched again for (1 - alpha) x the photo's hypercolumns + alpha x the image's as they
+    stand (NNST blends the two images) at the first step of every stage after the run's first
+    step (NNST: at each scale but the coarsest) and, with ``refresh_every``, every so many
+    steps; 0: the photo's only. A resumed run searches at its first step. Guides: a guided
+    photo position takes its neighbour from the painting's guided region only, and counts by
+    its guide weight."""
 
     hypercolumn = True
     needs_content = True
 
     def __init__(self, target_features: dict[str, torch.Tensor], layers: dict[str, float],
                  content_features: Optional[dict[str, torch.Tensor]] = None, scale: int = 4, chunk: int = 4096,
+                 alpha: float = 0.0, refresh_every: Optional[int] = None,
                  target_guide: Optional[torch.Tensor] = None, input_guide: Optional[torch.Tensor] = None):
         super().__init__()
         if content_features is None:
             raise ConfigError("nnst's target is made from the photo's features. Fix: build it through StyleObjective")
-        if scale < 1 or chunk < 1:
-            raise ConfigError(f"nnst scale and chunk must be >= 1, got {scale}, {chunk}")
+        if scale < 1 or chunk < 1 or (refresh_every or 1) < 1:
+            raise ConfigError(f"nnst scale, chunk and refresh_every must be >= 1, got {scale}, {chunk}, {refresh_every}. "
+                              "Fix: style_loss_options: {scale: 4, refresh_every: null} (NNST's)")
+        if not 0 <= alpha <= 1:
+            raise ConfigError(f"nnst alpha must be in [0, 1] (0: the photo's neighbours, 1: the image's), got {alpha}. "
+                              "Fix: style_loss_options: {alpha: 0.75} (NNST's)")
         check_layers(layers, target_features, "nnst")
-        self.layers, self.scale = dict(layers), scale
+        self.layers, self.scale, self.chunk = dict(layers), scale, chunk
+        self.alpha, self.refresh_every = alpha, refresh_every
+        self.step, self.searched_at = 0, None  # None: the photo's target, not yet used
         with torch.no_grad(), full_precision(next(iter(target_features.values()))):
             style = dense_hypercolumns(target_features, layers, grid_of(target_features, layers, scale))[:1]
             size = grid_of(content_features, layers, scale)
             photo = flat(dense_hypercolumns(content_features, layers, size)[:1])
-            reference = flat(style)
-            index = nearest_neighbours(photo, reference, chunk)
-            weights = resized_guide(input_guide, size)
+            candidates = flat(style)
             if target_guide is not None:
                 inside = resized_guide(target_guide, style.shape[-2:]) >= 0.5
                 if not inside.any():
                     raise ConfigError("a style mask's region is empty. Fix: give each style mask a white area")
-                index = inside.nonzero()[:, 0][nearest_neighbours(photo, reference[inside], chunk)]
-            target = reference[index].t().reshape(1, -1, *size)
+                candidates = candidates[inside]
+            target = self.neighbours_of(photo, candidates, size)
         self.register_buffer("target", target, persistent=False)
-        self.register_buffer("weights", weights, persistent=False)
+        self.register_buffer("weights", resized_guide(input_guide, size), persistent=False)
+        # kept only for the searches again (alpha > 0): the photo's hypercolumns and the candidates
+        self.register_buffer("photo", photo if alpha else None, persistent=False)
+        self.register_buffer("candidates", candidates if alpha else None, persistent=False)
+
+    def neighbours_of(self, query: torch.Tensor, candidates: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(h w) x C query vectors -> 1 x C x h x w: each one's nearest candidate."""
+        return candidates[nearest_neighbours(query, candidates, self.chunk)].t().reshape(1, -1, *size)
+
+    def resample(self, step: int) -> None:
+        self.step = step
+
+    def due(self) -> bool:
+        """Whether this step searches the neighbours again (the first use at step 0 keeps the photo's)."""
+        if self.searched_at is None and self.step == 0:
+            self.searched_at = 0
+        if not self.alpha:
+            return False
+        if self.searched_at is None:
+            return True
+        return self.refresh_every is not None and self.step - self.searched_at >= self.refresh_every
+
+    def search_again(self, hyper: torch.Tensor) -> None:
+        """The neighbours of (1 - alpha) x the photo + alpha x the image's hypercolumns ``hyper``."""
+        with torch.no_grad():
+            query = (1 - self.alpha) * self.photo + self.alpha * flat(hyper.detach()[:1]).to(self.photo.dtype)
+            self.target = self.neighbours_of(query, self.candidates, tuple(self.target.shape[-2:]))
+        self.searched_at = self.step
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         with full_precision(self.target):
             hyper = dense_hypercolumns(features, self.layers, tuple(self.target.shape[-2:]))
+            if self.due():
+                self.search_again(hyper)
             distance = (1 - F.cosine_similarity(hyper, self.target, dim=1, eps=1e-8)).flatten(1)
             if self.weights is None:
                 return distance.mean()
