@@ -35,6 +35,9 @@ MUTATIONS = [
     ("temporal loss off", "video", ["--model.temporal_weight", "0"]),
     ("content layer relu4_2 -> relu3_2", "classic", ["--model.content_layers", "[relu3_2]"]),
     ("tv weight 10 -> 8", "noise_tv", ["--model.tv_weight", "8"]),
+    ("relu5_1 missing from the style layers", "lbfgs", ["--model.style_layers", L4]),
+    ("L-BFGS lr 1.0 -> 0.8", "lbfgs", ["--model.lr", "0.8"]),
+    ("L-BFGS 3 -> 2 iterations a step", "lbfgs", ["--model.lbfgs_max_iter", "2"]),
 ]
 only = sys.argv[1:]
 for i, (what, case, args) in enumerate(MUTATIONS):

@@ -48,6 +48,7 @@ DEFINITIONS = {  # name: LossDefinition.from_config arguments
     "wasserstein2": dict(style_loss="wasserstein2"),
     "strotss": dict(content_loss="self_similarity", style_loss="relaxed_emd", content_layers=None),
     "nnst": dict(style_loss="nnst"),
+    "nnst_alpha": dict(style_loss="nnst", style_loss_options={"alpha": 0.75, "refresh_every": 10}),  # NNST's blend
 }
 LR = 0.03  # the project's Adam default (pixel units)
 

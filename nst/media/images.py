@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor
 
 from nst.errors import ImageError, OutputError
-from nst.media.formats import encode, format_for
+from nst.media.formats import encode, format_for, quantise
 from nst.media.icc import has_alpha, one_line, to_srgb
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF (iPhones' default) through Pillow's own Image.open
@@ -138,7 +138,7 @@ def to_uint8(image: torch.Tensor) -> torch.Tensor:
     """3xHxW or 1x3xHxW float in [0, 1] to 3xHxW uint8, rounding to nearest like save_image."""
     if image.dim() == 4:
         image = image[0]
-    return image.detach().float().mul(255).add_(0.5).clamp_(0, 255).to("cpu", torch.uint8)
+    return torch.from_numpy(quantise(image, None, 8)).permute(2, 0, 1).contiguous()
 
 
 def _umask() -> int:
