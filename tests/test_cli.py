@@ -322,6 +322,7 @@ FUZZ_FOUND = [  # what the long randomised fuzz found (README, Tests), kept as e
     ["--trainer.fast_dev_run", "true"],  # TypeError: the run's folder from a logger that is not there
     ["--model.lr_schedule", "cosine", "--trainer.limit_train_batches", "0.5"],  # Lightning's error, then "Resume with"
     ["--trainer.accumulate_grad_batches", "0"],  # ZeroDivisionError in Lightning's first step
+    ["--model.stages", "[]"],  # IndexError: an empty list passed the preflight (falsy) and broke the plan
 ]
 
 

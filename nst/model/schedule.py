@@ -97,6 +97,9 @@ def plan_stages(stages: Stages, final: int, max_steps: int, final_share: float) 
         raise ConfigError("stages split trainer.max_steps, which is not set. Fix: --trainer.max_steps N, "
                           "or --model.stages null")
     sizes = stage_sizes(final) if stages == "auto" else list(stages)
+    if not sizes:
+        raise ConfigError(f"stages [] lists no stage. Fix: stages: null (one stage at {final} px), auto, "
+                          f"or [..., {final}]")
     if sizes[-1] != final:
         raise ConfigError(f"stages {sizes} must end at the run's size, {final} px. Fix: "
                           f"stages: [..., {final}], or stages: auto (they follow data.size)")

@@ -42,7 +42,7 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
     h = model.hparams
     if world > 1:  # missing or wrong weights: said once, and a download made once, not by every device
         load_weights(h.weights)
-    stages = plan_stages(h.stages, options.size, trainer.max_steps, h.final_stage_share) if h.stages else []
+    stages = plan_stages(h.stages, options.size, trainer.max_steps, h.final_stage_share) if h.stages is not None else []
     need = network_need(model.definition, eval_metrics and h.tile_size is None)
     for spec in specs:
         content = content_size(spec.content, options.frames_folder)
