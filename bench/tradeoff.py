@@ -131,6 +131,7 @@ def plot(runs: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     pairs = sorted({r["pair"] for r in runs})
     metrics = ("eval/sliced_wasserstein", "eval/gram_distance")
@@ -146,6 +147,7 @@ def plot(runs: list[dict], path: Path) -> None:
                     for factor, x, y in curve:
                         ax.annotate(f"x{factor:g}", (x, y), fontsize=7, alpha=0.6)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: readable
             ax.set(xlabel=f"{metric} (style missed, lower is better)", ylabel="eval/ssim_content (content kept)",
                    title=pair)
             ax.grid(alpha=0.3)
@@ -154,15 +156,16 @@ def plot(runs: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def matched(runs: list[dict], pair: str) -> tuple[float, list[dict]]:
+def matched(runs: list[dict], pair: str) -> tuple[float, list[dict], bool]:
     """The SSIM level inside every definition's range (the middle of their overlap, or the
-    middle of the highest minimum and lowest maximum), and each definition's run nearest it."""
+    middle of the highest minimum and lowest maximum), each definition's run nearest it, and
+    whether the ranges overlap at all (if not, "matched" is only the nearest)."""
     by_definition = {d: [r for r in runs if r["pair"] == pair and r["definition"] == d] for d in DEFINITIONS}
     by_definition = {d: rs for d, rs in by_definition.items() if rs}
     low = max(min(r["eval/ssim_content"] for r in rs) for rs in by_definition.values())
     high = min(max(r["eval/ssim_content"] for r in rs) for rs in by_definition.values())
     level = (low + high) / 2
-    return level, [min(rs, key=lambda r: abs(r["eval/ssim_content"] - level)) for rs in by_definition.values()]
+    return level, [min(rs, key=lambda r: abs(r["eval/ssim_content"] - level)) for rs in by_definition.values()], low <= high
 
 
 def report(done: dict, out: Path) -> None:
@@ -175,9 +178,9 @@ def report(done: dict, out: Path) -> None:
               f"{r['seconds']:.0f} |" for r in sorted(runs, key=lambda r: (r["pair"], r["definition"], r["factor"]))]
     sheet = []
     for pair in sorted({r["pair"] for r in runs}):
-        level, chosen = matched(runs, pair)
-        lines.append(f"\n{pair}: matched content at ssim {level:.3f}: "
-                     + ", ".join(f"{r['definition']} x{r['factor']:g}" for r in chosen))
+        level, chosen, overlap = matched(runs, pair)
+        lines.append(f"\n{pair}: {'matched content' if overlap else 'no SSIM level reached by all; nearest'} "
+                     f"at ssim {level:.3f}: " + ", ".join(f"{r['definition']} x{r['factor']:g}" for r in chosen))
         sheet += [(f"{pair} {r['definition']} x{r['factor']:g}", out / r["image"], r) for r in chosen]
     (out / "table.md").write_text("\n".join(lines) + "\n")
     contact_sheet(sheet, columns=len(DEFINITIONS)).save(out / "contact_sheet.png")
