@@ -1,7 +1,8 @@
 """The trade-off between content kept and style matched, one curve per definition of style.
 
     nice python bench/tradeoff.py --weights /work/shared/vgg19/vgg19_features.safetensors \\
-        --pairs building-starry,home-fruits --factors 0.1,1,10,100 --steps 150 --size 256 --out docs/tradeoff
+        --pairs building-starry,home-fruits,squirrel-starry --factors 0.0001,0.001,0.03,1 --steps 40 \\
+        --size 256 --out docs/tradeoff      # what README's Cost lab shows: 60 runs, 10-90 s each
 
 Each definition (its content and style losses, at their calibrated default weights) is run with
 its style weight times each factor, on each pair, from the same start, by the same optimiser
@@ -190,10 +191,10 @@ def report(done: dict, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="vgg19-caffe")
-    parser.add_argument("--pairs", default="building-starry,home-fruits")
+    parser.add_argument("--pairs", default=",".join(PAIRS))
     parser.add_argument("--definitions", default=",".join(DEFINITIONS))
-    parser.add_argument("--factors", default="0.1,1,10,100", help="style weight multiples of the default")
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--factors", default="0.0001,0.001,0.03,1", help="style weight multiples of the default")
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--out", default="outputs/tradeoff")
