@@ -109,6 +109,9 @@ class NSTCLI(LightningCLI):
         config = self.config
         resolve_config_paths(config)
         ensure_writable(Path(config.output_dir))
+        checkpoints = (config.get("checkpoint") or {}).get("dirpath")
+        if checkpoints:  # else inside the run's folder, checked above
+            ensure_writable(Path(checkpoints), "checkpoint.dirpath")
         name = self.run_name = config.run_name or default_run_name(config)
         if not self.instantiate:  # planning needs the names, not the checkpoint (loaded once, below)
             return
@@ -209,15 +212,17 @@ class OutOfMemory(NSTError):
     """The device ran out of memory."""
 
 
-def ensure_writable(folder: Path) -> None:
+def ensure_writable(folder: Path, key: str = "output_dir") -> None:
+    """Before any work: the folder ``--key`` names exists or can be made, and takes a file."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
+        what = "the output folder" if key == "output_dir" else f"{key}"
         raise ConfigError(
-            f"cannot write to the output folder {folder} ({e.strerror or e}). "
-            "Fix: --output_dir to a folder you can write"
+            f"cannot write to {what} {folder} ({e.strerror or e}). "
+            f"Fix: --{key} to a folder you can write"
         ) from None
 
 
