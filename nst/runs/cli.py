@@ -219,7 +219,7 @@ def ensure_writable(folder: Path, key: str = "output_dir") -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        what = "the output folder" if key == "output_dir" else f"{key}"
+        what = "the output folder" if key == "output_dir" else key
         raise ConfigError(
             f"cannot write to {what} {folder} ({e.strerror or e}). "
             f"Fix: --{key} to a folder you can write"
