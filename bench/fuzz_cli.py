@@ -52,5 +52,7 @@ while done < n and time.time() - start < budget:
     done += 1
     if not ok:
         out.write(json.dumps({"args": args, "why": why}) + "\n"); out.flush()
+    if done % 500 == 0:  # a run stopped early keeps its count
+        print(json.dumps({"cases so far": done, "seconds": round(time.time() - start)}), file=out, flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
 print(json.dumps({"cases": done, "seconds": round(time.time() - start)}), file=out, flush=True)
