@@ -6,6 +6,7 @@ read; nothing is loaded."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from nst.errors import ConfigError
@@ -37,6 +38,7 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
     if trainer.accumulate_grad_batches < 1:  # Lightning divides by it at the first step
         raise ConfigError(f"trainer.accumulate_grad_batches {trainer.accumulate_grad_batches}: it must be 1 or more "
                           "(one step is one pass over the image). Fix: --trainer.accumulate_grad_batches 1")
+    check_nodes(trainer)
     world = max(1, trainer.world_size)
     shard(len(specs), 0, world)  # every device needs a pair: said here once, not by each device
     h = model.hparams
@@ -58,6 +60,19 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
         device = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()  # CPUAccelerator: cpu
         check_fits(first, math.ceil(len(specs) / world), device, str(trainer.precision),
                    h.activation_checkpointing, h.tile_size is not None, options.size)
+
+
+def check_nodes(trainer) -> None:
+    """Several machines need each process started as one of them (torchrun, SLURM, or NODE_RANK
+    and MASTER_ADDR set by hand on each); else the run waits 30 minutes for nodes that never come."""
+    if trainer.num_nodes < 2:
+        return
+    started_by_hand = type(getattr(trainer.strategy, "cluster_environment", None)).__name__ == "LightningEnvironment"
+    if started_by_hand and not {"NODE_RANK", "MASTER_ADDR"} <= set(os.environ):
+        raise ConfigError(f"trainer.num_nodes {trainer.num_nodes} asks for {trainer.num_nodes} machines, but this "
+                          "process was not started as one of them (no NODE_RANK and MASTER_ADDR, not torchrun or "
+                          "SLURM): it would wait 30 minutes for the others. Fix: --trainer.num_nodes 1, or start it "
+                          "on every node with NODE_RANK, MASTER_ADDR and MASTER_PORT set")
 
 
 def network_need(definition, eval_metrics: bool) -> Need:
