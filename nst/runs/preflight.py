@@ -62,13 +62,18 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
                    h.activation_checkpointing, h.tile_size is not None, options.size)
 
 
+# as the process was started: Lightning's own launcher sets both in os.environ for its children,
+# so a later look inside one process that already ran DDP (the API, the tests) would be fooled
+STARTED_AS_A_NODE = {"NODE_RANK", "MASTER_ADDR"} <= set(os.environ)
+
+
 def check_nodes(trainer) -> None:
     """Several machines need each process started as one of them (torchrun, SLURM, or NODE_RANK
     and MASTER_ADDR set by hand on each); else the run waits 30 minutes for nodes that never come."""
     if trainer.num_nodes < 2:
         return
     started_by_hand = type(getattr(trainer.strategy, "cluster_environment", None)).__name__ == "LightningEnvironment"
-    if started_by_hand and not {"NODE_RANK", "MASTER_ADDR"} <= set(os.environ):
+    if started_by_hand and not STARTED_AS_A_NODE:
         raise ConfigError(f"trainer.num_nodes {trainer.num_nodes} asks for {trainer.num_nodes} machines, but this "
                           "process was not started as one of them (no NODE_RANK and MASTER_ADDR, not torchrun or "
                           "SLURM): it would wait 30 minutes for the others. Fix: --trainer.num_nodes 1, or start it "
