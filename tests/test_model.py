@@ -80,12 +80,21 @@ def test_batch_refuses_what_couples_or_does_not_fit_pairs(tmp_path, capsys, styl
 
 
 
+def fresh_env() -> dict[str, str]:
+    """This process's environment without what an earlier in-process DDP run left in it (Lightning
+    writes MASTER_PORT etc. into os.environ, and its store still holds that port): a child that
+    inherited them would wait for that store forever."""
+    leftovers = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "GLOBAL_RANK", "RANK",
+                 "LOCAL_WORLD_SIZE", "PL_TRAINER_GPUS")
+    return {**{k: v for k, v in os.environ.items() if k not in leftovers}, "PYTHONPATH": str(PROJECT)}
+
+
 def ddp_run(tmp_path, name: str, styles, *extra: str, steps: int = 4) -> subprocess.CompletedProcess:
     """train.py with 2 CPU processes (DDP) on 4 pairs."""
     args = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
             *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=steps),
             "--trainer.devices", "2", "--trainer.strategy", "ddp", "--run_name", name, *extra]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    env = fresh_env()
     return subprocess.run([sys.executable, str(PROJECT / "train.py"), *args], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -102,7 +111,7 @@ def test_ddp_makes_each_pair_once_as_one_process_does_and_resumes(tmp_path, styl
     broadcast across ranks, or a resume without its own moments differs by tens of levels."""
     common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
               *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    env = fresh_env()
     one = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", "one"],
                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     two = ddp_run(tmp_path, "two", styles, steps=4)

@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     from nst.runs.cli import run
     from nst.errors import NSTError
 
+    from nst.runs.preflight import COMMAND_LINE
+
+    COMMAND_LINE["this"] = argv is None or list(argv) == sys.argv[1:]
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["studio"]:  # nst studio: the web page, a box above this one (nst/studio)
         import subprocess

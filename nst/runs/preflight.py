@@ -60,7 +60,15 @@ def check_run(trainer, model, datamodule, eval_metrics: bool) -> None:
         device = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()  # CPUAccelerator: cpu
         check_fits(first, math.ceil(len(specs) / world), device, str(trainer.precision),
                    h.activation_checkpointing, h.tile_size is not None, options.size)
+    if world > 1 and not COMMAND_LINE["this"]:
+        raise ConfigError(f"{world} devices start {world} processes, each running this command line again, "
+                          "which only python train.py (or nst) can do, not a call from Python. Fix: run it as "
+                          "python train.py ... (nst.command_line(...) prints it), or --trainer.devices 1")
 
+
+# whether this run is the process's own command line (python train.py, nst), which Lightning's DDP
+# launcher runs again for every further device; set by nst.runs.main, false for calls from Python
+COMMAND_LINE = {"this": False}
 
 # as the process was started: Lightning's own launcher sets both in os.environ for its children,
 # so a later look inside one process that already ran DDP (the API, the tests) would be fooled
