@@ -49,18 +49,22 @@ def with_chroma_of(luma_source: torch.Tensor, chroma_source: torch.Tensor) -> to
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 
+def match_moments(values: torch.Tensor, reference: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """D x N values moved to the mean and covariance of D x M reference values (ZCA-coloured:
+    x' = C_r^1/2 C_v^-1/2 (x - mu_v) + mu_r), in float64; ``eps`` x I keeps both invertible."""
+    v, r = values.double(), reference.double()
+    mu_v, mu_r = v.mean(1, keepdim=True), r.mean(1, keepdim=True)
+    eye = eps * torch.eye(v.shape[0], dtype=v.dtype, device=v.device)
+    transform = sqrtm_psd(torch.cov(r) + eye) @ sqrtm_psd(torch.cov(v) + eye, inverse=True)
+    return (transform @ (v - mu_v) + mu_r).to(values.dtype)
+
+
 def match_color_histogram(style: torch.Tensor, content: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     """Recolour ``style`` so its pixel mean and covariance equal the content's:
     x' = C_c^1/2 C_s^-1/2 (x - mu_s) + mu_c (Gatys 2017's colour histogram matching), then
     clamp to valid pixels (which trims the variance of saturated channels a little)."""
-    s = style[0].reshape(3, -1).double()
-    c = content[0].reshape(3, -1).double()
-    mu_s, mu_c = s.mean(1, keepdim=True), c.mean(1, keepdim=True)
-    cov_s = torch.cov(s) + 1e-5 * torch.eye(3, dtype=s.dtype, device=s.device)
-    cov_c = torch.cov(c) + 1e-5 * torch.eye(3, dtype=c.dtype, device=c.device)
-    transform = sqrtm_psd(cov_c) @ sqrtm_psd(cov_s, inverse=True)
-    out = transform @ (s - mu_s) + mu_c
-    out = out.reshape_as(style[0]).unsqueeze(0).to(style.dtype)
+    out = match_moments(style[0].reshape(3, -1), content[0].reshape(3, -1), eps=1e-5)
+    out = out.reshape_as(style[0]).unsqueeze(0)
     return out.clamp(0, 1) if clamp else out
 
 
@@ -69,6 +73,7 @@ OKLAB_M1 = torch.tensor([[0.4122214708, 0.5363325363, 0.0514459929], [0.21190349
                          [0.0883024619, 0.2817188376, 0.6299787005]])
 OKLAB_M2 = torch.tensor([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099],
                          [0.0259040371, 0.7827717662, -0.8086757660]])
+OKLAB_M1_INV, OKLAB_M2_INV = (torch.linalg.inv(m.double()).float() for m in (OKLAB_M1, OKLAB_M2))
 
 
 def srgb_to_linear(image: torch.Tensor) -> torch.Tensor:
@@ -86,17 +91,8 @@ def rgb_to_oklab(image: torch.Tensor) -> torch.Tensor:
 
 
 def oklab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    lms = _apply(torch.linalg.inv(OKLAB_M2.double()).float(), lab).pow(3)
-    return linear_to_srgb(_apply(torch.linalg.inv(OKLAB_M1.double()).float(), lms))
-
-
-def match_moments(values: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """D x N values moved to the mean and covariance of D x M reference values (ZCA-coloured)."""
-    v, r = values.double(), reference.double()
-    mu_v, mu_r = v.mean(1, keepdim=True), r.mean(1, keepdim=True)
-    eye = 1e-6 * torch.eye(v.shape[0], dtype=v.dtype)
-    transform = sqrtm_psd(torch.cov(r) + eye) @ sqrtm_psd(torch.cov(v) + eye, inverse=True)
-    return (transform @ (v - mu_v) + mu_r).to(values.dtype)
+    lms = _apply(OKLAB_M2_INV, lab).pow(3)
+    return linear_to_srgb(_apply(OKLAB_M1_INV, lms))
 
 
 def neighbour_color_correction(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -108,6 +104,5 @@ def neighbour_color_correction(output: torch.Tensor, content: torch.Tensor, styl
     out, photo, paint = rgb_to_oklab(output), rgb_to_oklab(content), rgb_to_oklab(style)
     chroma = match_moments(photo[0, 1:].flatten(1), paint[0, 1:].flatten(1)).view_as(photo[0, 1:])
     lab = torch.cat([out[0, :1], chroma], 0)
-    low = paint[0].flatten(1).min(1).values.view(3, 1, 1)
-    high = paint[0].flatten(1).max(1).values.view(3, 1, 1)
+    low, high = (bound.view(3, 1, 1) for bound in paint[0].flatten(1).aminmax(dim=1))
     return oklab_to_rgb(torch.maximum(torch.minimum(lab, high), low).unsqueeze(0)).clamp(0, 1)

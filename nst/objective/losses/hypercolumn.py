@@ -83,6 +83,11 @@ class Samplers:
         return self.made[samples]
 
 
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """B x N values -> B means, each point counted by its weight (N, in [0, 1])."""
+    return (values * weights).sum(-1) / weights.sum().clamp(min=1e-8)
+
+
 def guide_at(guide: Optional[torch.Tensor], positions: torch.Tensor) -> Optional[torch.Tensor]:
     """A 1 x 1 x H x W guide read at the positions: N weights in [0, 1] (``None``: unguided)."""
     if guide is None:

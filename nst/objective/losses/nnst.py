@@ -13,7 +13,7 @@ from torch import nn
 
 from nst.errors import ConfigError
 from nst.objective.losses.common import full_precision
-from nst.objective.losses.hypercolumn import check_layers, cosine_distances, dense_hypercolumns
+from nst.objective.losses.hypercolumn import check_layers, cosine_distances, dense_hypercolumns, weighted_mean
 from nst.objective.losses.registry import register_style_loss
 
 # NNST's VGG16 taps (conv1_1 ... conv4_3 after their ReLUs; it drops block 5) by name in VGG19
@@ -129,4 +129,4 @@ class NeuralNeighbourLoss(nn.Module):
             distance = (1 - F.cosine_similarity(hyper, self.target, dim=1, eps=1e-8)).flatten(1)
             if self.weights is None:
                 return distance.mean()
-            return ((distance * self.weights).sum(-1) / self.weights.sum().clamp(min=1e-8)).mean()
+            return weighted_mean(distance, self.weights).mean()

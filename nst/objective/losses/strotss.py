@@ -21,6 +21,7 @@ from nst.objective.losses.hypercolumn import (
     guided_positions,
     hypercolumns,
     read_at,
+    weighted_mean,
 )
 from nst.objective.losses.registry import register_content_loss, register_style_loss
 from nst.objective.network.layers import RGB
@@ -84,7 +85,7 @@ def relaxed_emd(cost: torch.Tensor, weights: Optional[torch.Tensor] = None) -> t
     if weights is None:
         return torch.maximum(cost.min(-1).values.mean(-1), cost.min(-2).values.mean(-1)).mean()
     w = weights.view(1, -1)
-    to_style = (cost.min(-1).values * w).sum(-1) / w.sum().clamp(min=1e-8)
+    to_style = weighted_mean(cost.min(-1).values, w)
     beyond = cost.detach().amax() + 1  # more than any cost (the colour cost adds a Euclidean distance to the cosine)
     from_style = (cost + beyond * (1 - w).unsqueeze(-1)).min(-2).values.mean(-1)
     return torch.maximum(to_style, from_style).mean()
