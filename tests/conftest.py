@@ -109,5 +109,7 @@ def panned_frames(frames: int = 4, step: tuple[int, int] = (3, 2), width: int = 
 def _run_in_a_temporary_folder(tmp_path, monkeypatch):
     """Every test runs in its own temporary folder: a run with a relative (or empty) output
     folder, checkpoint folder or run name writes there, never into the checkout (.ci/run fails
-    when the suite leaves a file in it)."""
+    when the suite leaves a file in it). The strength balances measured at a reference size are
+    kept there too, so that no test finds another's (or the user's) measurement."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NST_BALANCES", str(tmp_path / "balances.json"))
