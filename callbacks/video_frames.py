@@ -28,7 +28,12 @@ class VideoFrames(Callback):
     scalars per frame (``video/content``, ``video/style``, ``video/temporal``, ``video/flicker``,
     ``video/seconds``, ``video/flow_seconds``; x axis: the frame), a frame image every
     ``images_every_n_frames``, a checkpoint after each frame, and ``final.mp4`` at the end
-    (``interrupted.mp4`` of the finished frames if the run stops). ``flow``: DIS preset."""
+    (``interrupted.mp4`` of the finished frames if the run stops).
+
+    Args:
+        images_every_n_frames: a frame image in TensorBoard every this many frames.
+        flow: the DIS optical-flow preset: ``ultrafast``, ``fast`` or ``medium`` (the most accurate).
+    """
 
     def __init__(self, images_every_n_frames: PositiveInt = 10, flow: FlowPreset = "medium"):
         self.images_every_n_frames = images_every_n_frames

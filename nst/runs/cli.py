@@ -105,6 +105,19 @@ class NSTCLI(LightningCLI):
             help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """``--help``: the keys most runs set (``nst.runs.reference``); ``--help all``: every key."""
+        for flag in ("-h", "--help"):
+            if isinstance(args, list) and flag in args:
+                i = args.index(flag)
+                if args[i + 1:i + 2] != ["all"]:
+                    from nst.runs.reference import short_help
+
+                    print(short_help(parser))
+                    raise SystemExit(0)
+                args = [*args[:i + 1], *args[i + 2:]]
+        super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
