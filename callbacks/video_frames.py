@@ -103,7 +103,7 @@ class VideoFrames(Callback):
                 trainer.optimizers[0].state.clear()  # independent frames: a fresh optimiser each
             # else Adam's moments carry on: they describe the image the frame starts from, and a
             # fresh Adam moves every pixel by about lr in its first steps (measured: twice the
-            # flicker; README, "Video")
+            # flicker; docs/guide/video.md)
             self.save_checkpoint(trainer)
 
     def finish_frame(self, trainer: Trainer, pl_module: LightningModule, pair, index: int, raw: torch.Tensor) -> None:

@@ -83,5 +83,12 @@ def test_help_all_lists_every_key(capsys):
 def test_the_readme_is_a_front_door():
     readme = (PROJECT / "README.md").read_text()
     assert len(readme.splitlines()) <= 250
-    assert "pip install -r requirements.txt" in readme and "\npytest" in readme.replace("`pytest`", "\npytest")
-    assert not re.search(r"\b(issue \d+|session \d+)", readme, flags=re.I)
+    assert "1. `pip install -r requirements.txt`" in readme and "4. `pytest`" in readme  # what .ci/run runs
+    links = re.findall(r"\]\(((?:docs|assets)/[^)#]+)", readme)
+    assert links and [link for link in links if not (PROJECT / link).is_file()] == []
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(str(p.relative_to(PROJECT)) for p in (PROJECT / "docs").rglob("*.md"))])
+def test_docs_speak_of_versions_and_commands_not_of_issues(page):
+    text = (PROJECT / page).read_text()
+    assert not re.search(r"\b(issues? \d+|sessions? \d+|issue's|session's default)", text, flags=re.I), page
