@@ -42,7 +42,7 @@ def test_the_docs_hook_puts_the_table_on_the_reference_page(rows):
     assert hook.MARKER in page
     built = hook.on_page_markdown(page, None, None, None)
     listed = re.findall(r"^\| `([\w.]+)` \|", built, flags=re.M)
-    assert listed == [row.name for row in rows]
+    assert sorted(listed) == sorted(row.name for row in rows)
     assert "| `data.size` | `Union[Pixels, Literal['auto']]` | `400` |" in built
 
 

@@ -16,6 +16,6 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return markdown
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from nst.runs.reference import config_keys, markdown_table
+    from nst.runs.reference import config_keys, markdown_sections
 
-    return markdown.replace(MARKER, markdown_table(config_keys()))
+    return markdown.replace(MARKER, markdown_sections(config_keys()))

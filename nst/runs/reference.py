@@ -2,8 +2,8 @@
 documentation's config reference (``docs/reference/config.md``, filled in at build time by
 ``docs/hooks/config_keys.py``) and the short ``python train.py --help``.
 
-    from nst.runs.reference import config_keys, markdown_table
-    print(markdown_table(config_keys()))
+    from nst.runs.reference import config_keys, markdown_sections
+    print(markdown_sections(config_keys()))
 """
 
 from __future__ import annotations
@@ -137,15 +137,38 @@ def one_line(text: str) -> str:
 
 
 def markdown_table(rows: list[ConfigKey]) -> str:
-    """The reference page's table: key, type, default, help."""
-    def cell(text: str, code: bool = False) -> str:
-        text = text.replace("|", "\\|")
-        return f"`{text}`" if code and text else text
+    """A table of ``rows``: key, type, default, help."""
+    def cell(text: str, code: bool = False) -> str:  # a pipe inside a code span is no cell border
+        return f"`{text}`" if code and text else text.replace("|", "\\|")
 
     lines = ["| key | type | default | what |", "| --- | --- | --- | --- |"]
     for row in rows:
         lines.append(f"| `{row.name}` | {cell(row.type, True)} | {cell(row.default, True)} | {cell(row.help)} |")
     return "\n".join(lines) + "\n"
+
+
+SECTION_ORDER = ("", "data", "model", "trainer", "image_saver", "eval_metrics", "run_guard", "converged",
+                 "timelapse", "video_frames", "checkpoint")
+
+
+def markdown_sections(rows: list[ConfigKey]) -> str:
+    """The reference page's body: one table per section (the run's own keys first, then
+    ``data``, ``model``, ``trainer`` and the callbacks), each under the class it configures."""
+    groups: dict[str, list[ConfigKey]] = {}
+    for row in rows:
+        groups.setdefault(row.name.rpartition(".")[0], []).append(row)
+    order = [*SECTION_ORDER, *sorted(set(groups) - set(SECTION_ORDER))]
+    classes = section_classes()
+    parts = []
+    for section in (s for s in order if s in groups):
+        cls = classes.get(section)
+        if cls is None:
+            title, about = "The run", "Keys of the command itself (no section)."
+        else:
+            title = f"`{section}`"
+            about = f"`{cls.__module__}.{cls.__qualname__}`: {one_line(inspect.getdoc(cls) or '')}"
+        parts.append(f"## {title}\n\n{about}\n\n{markdown_table(groups[section])}")
+    return "\n".join(parts)
 
 
 SHORT_HELP = {  # what most runs set, grouped; the defaults come from the parser
