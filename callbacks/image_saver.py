@@ -23,6 +23,8 @@ class ImageSaver(Callback):
     TensorBoard. If the run stops with an error or Ctrl-C, the image is kept as ``interrupted.png``.
 
     Args:
+        every_n_steps: write ``step_XXXXX.png`` (and the TensorBoard image) every this many steps.
+        tensorboard: also log the images to TensorBoard.
         format: ``png`` (8-bit), ``png16``, ``tiff16`` (16-bit, from the float image: no banding
             in skies), ``jpeg`` or ``webp``; the suffix follows (``final.tif``, ``final.jpg``).
         quality: JPEG/WebP quality (1-100).

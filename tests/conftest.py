@@ -22,7 +22,7 @@ SHARED_WEIGHTS = SHARED_VGG / "vgg19_features.safetensors"
 
 # Hypothesis profiles. "ci" (the default, and what CI=true picks) is derandomised: the same
 # examples every run, so the README's `pytest` passes or fails by the code, not by luck. "fuzz"
-# draws new examples every run, for the long local search (README, Tests):
+# draws new examples every run, for the long local search (docs/tests.md):
 #   NST_HYPOTHESIS_PROFILE=fuzz NST_FUZZ_EXAMPLES=3000 nice pytest tests/test_cli.py -k fuzz
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True)

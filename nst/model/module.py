@@ -74,7 +74,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, ImageOptimisation, Lig
             (``warped``: the previous result carried by the optical flow; ``content``: its photo)
             and the steps of the first frame and of each later one.
         tile_size: run VGG19 on tiles of this many px (or ``auto``: from the free memory) when
-            the image is larger, so that memory follows the tile (README, "Print size"); the
+            the image is larger, so that memory follows the tile (docs/guide/print-size.md); the
             style statistics stay those of the whole image (``nst.objective.tiling``). ``None``: untiled.
         tile_halo: px of context around each tile (80: exact features up to relu5_1).
     """

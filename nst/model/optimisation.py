@@ -9,7 +9,7 @@ import torch
 from nst.errors import ConfigError
 from nst.objective.style_objective import LossWeights
 
-DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03 in pixel units (docs: "Time to a finished picture")
+DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03 in pixel units (docs/performance/time-to-quality.md)
 
 
 class ImageOptimisation:

@@ -39,7 +39,7 @@ from nst.inputs.pairs import collect_pairs, stem
 PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
 TRAINER_DEFAULTS = {
     "max_steps": 200,  # from the photo in the painting's colours, Adam 0.03 + an average: the loss of the former
-                       # 300 steps (lr 0.02, fp32) in under 1/3 of their time (README, "Time to a finished picture")
+                       # 300 steps (lr 0.02, fp32) in under 1/3 of their time (docs/performance/time-to-quality.md)
     "devices": 1,  # Lightning's auto takes every GPU: several only when asked (a number, or auto for several pairs)
     "precision": "bf16-mixed",  # where native (CPU with AVX512-BF16/AMX, Ampere+ GPU); else 32-true / 16-mixed
     "max_epochs": -1,
@@ -104,6 +104,19 @@ class NSTCLI(LightningCLI):
             "--ckpt_path", type=str | None, default=None,
             help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """``--help``: the keys most runs set (``nst.runs.reference``); ``--help all``: every key."""
+        for flag in ("-h", "--help"):
+            if isinstance(args, list) and flag in args:
+                i = args.index(flag)
+                if args[i + 1:i + 2] != ["all"]:
+                    from nst.runs.reference import short_help
+
+                    print(short_help(parser))
+                    raise SystemExit(0)
+                args = [*args[:i + 1], *args[i + 2:]]
+        super().parse_arguments(parser, args)
 
     def before_instantiate_classes(self) -> None:
         config = self.config
