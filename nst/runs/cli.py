@@ -151,6 +151,16 @@ class NSTCLI(LightningCLI):
                 ),
             )
 
+    def finish(self, callbacks: list | None = None) -> None:
+        """What ``__init__`` leaves out with ``instantiate=False``: seed, checkpoint, precision,
+        logger, then the model, data module and trainer (with ``callbacks``)."""
+        self.instantiate = True
+        self.trainer_defaults = {**self.trainer_defaults, "callbacks": list(callbacks or [])}
+        self._set_seed()
+        self.before_instantiate_classes()
+        self.instantiate_classes()
+        self.after_instantiate_classes()
+
     def _set_seed(self) -> None:  # seeding belongs to the run, not to planning it
         if self.instantiate:
             super()._set_seed()
@@ -307,11 +317,31 @@ def parse(args: list[str], instantiate: bool = False, callbacks: list | None = N
         raise explain_argument_error(e) from None
 
 
-def fit_run(args: list[str], callbacks: list | None = None) -> NSTCLI:
-    """One ordinary run."""
-    cli = parse(args, instantiate=True, callbacks=callbacks)
+def fit_run(args: list[str], callbacks: list | None = None, parsed: NSTCLI | None = None) -> NSTCLI:
+    """One ordinary run; ``parsed``: the same ``args`` already parsed (by the plan), finished
+    here instead of parsed again."""
+    if parsed is None:
+        cli = parse(args, instantiate=True, callbacks=callbacks)
+    else:
+        cli = parsed
+        cli.finish(callbacks)
     cli.fit()
     return cli
+
+
+class PlanParses:
+    """The parses a plan makes, kept for the runs they plan: a plain run's command line is
+    parsed once (about a second of start-up), not once to plan and once to run."""
+
+    def __init__(self):
+        self.kept: dict[tuple, NSTCLI] = {}
+
+    def parse(self, args: list[str]) -> NSTCLI:
+        cli = self.kept[tuple(args)] = parse(args)
+        return cli
+
+    def fit(self, args: list[str], callbacks: list | None = None) -> NSTCLI:
+        return fit_run(args, callbacks, self.kept.pop(tuple(args), None))
 
 
 def run(args: list[str] | None = None, fit: bool = True):
@@ -323,4 +353,5 @@ def run(args: list[str] | None = None, fit: bool = True):
     args = canonical_args(list(args or []))
     if not fit:
         return parse(args, instantiate=True)
-    return execute(build_plan(args, parse), fit_run)
+    parses = PlanParses()
+    return execute(build_plan(args, parses.parse), parses.fit)

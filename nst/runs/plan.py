@@ -100,6 +100,9 @@ def join_timelapses(folders: list[Path], chain_dir: Path, final: Path, options) 
         write_gif(path, path.with_suffix(".gif"), options.gif_size, options.fps)
 
 
+RAN_BEFORE: list[bool] = []  # whether this process has started a run (a full collection costs ~0.5 s)
+
+
 def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False):
     """Run every stage with ``fit(args)`` (which returns the fitted CLI), chaining stages
     through ``data.init``; once ``stop()`` is true, a chain ends with the stage it finished.
@@ -112,7 +115,9 @@ def execute(plan: Plan, fit: Callable, stop: Callable[[], bool] = lambda: False)
             if final is not None and stop():
                 break
             cli = None
-            release_device_memory()  # the run before: its model, trainer and tensors
+            if RAN_BEFORE:  # a run before in this process (a stage, a variant, an API call): its tensors
+                release_device_memory()
+            RAN_BEFORE.append(True)
             try:
                 cli = fit([*args, *(["--data.init", str(final)] if final is not None else [])])
             except ConfigError as e:  # a stage's size is one of scales: say so
