@@ -15,7 +15,7 @@ from typing import Iterator
 import pandas as pd
 
 import nst
-from nst.errors import NSTError
+from nst.errors import ImageError, NSTError
 from nst.studio import controls
 from nst.studio.masks import content_masks, editor_background
 from nst.studio.session import Finished, Session, watch
@@ -48,21 +48,21 @@ def problem(error: Exception) -> str:
 
 def upload_path(payload) -> str | None:
     """The server path of a raw (not preprocessed) image upload."""
-    if payload is None:
-        return None
     if isinstance(payload, dict):
         payload = payload.get("image", payload)  # a gallery item wraps its image
-        return payload.get("path") if isinstance(payload, dict) else payload
-    return str(payload)
+        payload = payload.get("path") if isinstance(payload, dict) else payload
+    if payload is None or isinstance(payload, (str, Path)):
+        return None if payload is None else str(payload)
+    raise ImageError(f"the upload is a {type(payload).__name__}, not a file. Fix: upload an image file")
 
 
 def take_photo(session: Session, payload) -> tuple[object, object, str]:
     """A new photo: (photo's value, the mask editor's background, message)."""
-    path = upload_path(payload)
-    if path is None:
-        session.photo = None
-        return None, None, ""
     try:
+        path = upload_path(payload)
+        if path is None:
+            session.photo = None
+            return None, None, ""
         kept = session.set_photo(path)
     except NSTError as e:
         return None, None, problem(e)
@@ -76,8 +76,8 @@ def take_photo(session: Session, payload) -> tuple[object, object, str]:
 
 def take_paintings(session: Session, payload) -> tuple[object, str]:
     """New paintings: (the gallery's value, message)."""
-    paths = [p for p in (upload_path(item) for item in payload or []) if p]
     try:
+        paths = [p for p in (upload_path(item) for item in payload or []) if p]
         kept = session.set_paintings(paths)
     except NSTError as e:
         return [], problem(e)
