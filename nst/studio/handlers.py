@@ -89,6 +89,17 @@ NUMBER_CONTROLS = {"size": (16, 16384), "strength": controls.STRENGTH_RANGE, "st
                    "smoothness": (0, 10), "seed": (0, 2**63 - 1)}
 
 
+def same_paintings(session: Session, payload) -> bool:
+    """The gallery's value is this session's paintings already (Gradio's copies keep their names):
+    its change event after the server set it must not take them in again (a new copy, a new
+    value, a new change event: a loop)."""
+    try:
+        names = [Path(p).name for p in (upload_path(item) for item in payload or []) if p]
+    except NSTError:
+        return False
+    return bool(names) and names == [p.name for p in session.paintings]
+
+
 def settings_of(values: dict, paintings: int) -> controls.Settings:
     """The controls' values as :class:`controls.Settings` (numbers and blend weights checked)."""
     for name, (low, high) in NUMBER_CONTROLS.items():
@@ -183,18 +194,20 @@ def in_turn(lane: Lane, session: Session, stop, options: dict, caption: str, lab
         if stop.is_set():
             yield say("stopped before it started")
             return
-        yield say(f"starting: {label}…")
+        yield None, "", None, None, f"starting: {label}…"  # and the last run's progress bar goes
         yield from run_picture(session, session.photo, list(session.paintings), options, stop, caption, label)
     finally:
         lane.leave(ticket)
 
 
-def stop_run(session: Session, what: str = "run") -> str:
-    """What Stop (or Stop print) says at once; the run itself then says where it stopped."""
+def stop_run(session: Session, what: str = "run") -> Iterator[str]:
+    """What Stop (or Stop print) says at once, then it stops; the run itself then says where it
+    stopped. Saying it first keeps the order on the page: the run's last line comes after."""
     if what not in session.busy:
-        return f"nothing to stop: no {'print' if what == 'print' else 'run'} is going in this tab"
+        yield f"nothing to stop: no {'print' if what == 'print' else 'run'} is going in this tab"
+        return
+    yield "stopping: the picture at this step is kept…"
     (session.stop_print if what == "print" else session.stop).set()
-    return "stopping: the picture at this step is kept…"
 
 
 def print_run(studio: Studio, session: Session, target) -> Iterator[tuple]:
@@ -236,8 +249,9 @@ def run_picture(session: Session, photo: Path, paintings: list[Path], options: d
                 return
             stopped = stop.is_set()
             picture = keep(session, (photo, paintings), look.image, options, caption, steps, stopped)
-            yield look.image, None, None, picture, (f"stopped: kept the picture at step {steps} ({label})"
-                                                    if stopped else f"done: picture {len(session.pictures)} ({label})")
+            number = len(session.pictures)
+            yield look.image, None, None, picture, (f"stopped: kept the picture at step {steps}, picture {number} "
+                                                    f"({label})" if stopped else f"done: picture {number} ({label})")
             return
         if look.stage != last_stage:
             offset, last_stage = offset + steps, look.stage

@@ -2,8 +2,8 @@
 
 Layout and wiring only; what each event does is in :mod:`nst.studio.handlers`. Runs take turns
 on the device in the studio's own lane (one at a time, a waiting tab is told its place); the
-print-size chain has a lane of its own so it can run in the background; Stop bypasses the queue
-and answers at once.
+print-size chain has a lane of its own so it can run in the background; Stop is never held
+(a lane of its own, unlimited) and answers at once.
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ def results_row() -> SimpleNamespace:
     return ui
 
 
-def build(studio: Studio) -> gr.Blocks:
-    """The page of ``studio`` (its sessions, its fixed options)."""
-    with gr.Blocks(title="nst studio", analytics_enabled=False) as page:
+def build(studio: Studio, delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
+    """The page of ``studio`` (its sessions, its fixed options); ``delete_cache`` as Gradio's."""
+    with gr.Blocks(title="nst studio", analytics_enabled=False, delete_cache=delete_cache) as page:
         gr.Markdown("# nst studio\nA photo, one or more paintings, the controls; Start, and watch the "
                     "picture form. Stop keeps the current picture.")
         with gr.Row():
@@ -129,6 +129,8 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
 
     def paintings_changed(payload, request: gr.Request):
         session = studio.session(request.session_hash)
+        if handlers.same_paintings(session, payload):  # the gallery showing what it was just given
+            return gr.skip(), gr.skip()
         with session.taking_inputs():
             return handlers.take_paintings(session, payload)
 
@@ -166,11 +168,12 @@ def wire_runs(studio: Studio, ui: SimpleNamespace) -> None:
         yield from stream(handlers.start_run(studio, session, values, editor), session)
 
     def stop(request: gr.Request):
-        return handlers.stop_run(studio.session(request.session_hash))
+        yield from handlers.stop_run(studio.session(request.session_hash))
 
     ui.start.click(start, [*settings_inputs, ui.editor], live_outputs, concurrency_limit=None,
                    concurrency_id="start", show_progress="hidden", trigger_mode="multiple")
-    ui.stop.click(stop, None, ui.message, queue=False)
+    ui.stop.click(stop, None, ui.message, concurrency_limit=None, concurrency_id="stop", show_progress="hidden",
+                  trigger_mode="multiple")  # in the queue: its line comes before the run's last one
     wire_print(studio, ui)
 
 
@@ -199,9 +202,10 @@ def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
         yield from stream(handlers.print_run(studio, session, target), session, print_size=True)
 
     def stop_print(request: gr.Request):
-        return handlers.stop_run(studio.session(request.session_hash), "print")
+        yield from handlers.stop_run(studio.session(request.session_hash), "print")
 
     ui.print_start.click(make_print, ui.print_size, [ui.print_image, ui.print_progress, ui.print_download,
                                                     ui.message], concurrency_limit=None, concurrency_id="print",
                          show_progress="hidden", trigger_mode="multiple")
-    ui.print_stop.click(stop_print, None, ui.message, queue=False)
+    ui.print_stop.click(stop_print, None, ui.message, concurrency_limit=None, concurrency_id="stop",
+                        show_progress="hidden", trigger_mode="multiple")
