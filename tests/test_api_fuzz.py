@@ -67,8 +67,16 @@ any_input = st.one_of(
 )
 image_inputs = st.one_of(usable, any_input)  # half usable, so that options get to a run too
 style_inputs = st.one_of(image_inputs, st.lists(image_inputs, max_size=3).map(lambda xs: ("list", xs)))
+
+
+def names_of(key: str) -> list[str]:
+    """A key by its dotted name and by its leaf (not content/style: stylize's own arguments)."""
+    leaf = key.rsplit(".", 1)[-1]
+    return [key] if leaf in ("content", "style", "config") else [key, leaf]
+
+
 option_values = st.sampled_from(sorted(BAD_VALUES)).flatmap(
-    lambda key: st.tuples(st.sampled_from([key, key.rsplit(".", 1)[-1]]), st.sampled_from(BAD_VALUES[key]),
+    lambda key: st.tuples(st.sampled_from(names_of(key)), st.sampled_from(BAD_VALUES[key]),
                           st.booleans()))
 options = st.lists(option_values, max_size=3, unique_by=lambda kv: kv[0])
 
@@ -95,7 +103,7 @@ def array_of(dtype: str, shape: tuple, value_range) -> np.ndarray:
     lo, hi = value_range if isinstance(value_range, tuple) else (0, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        array = (lo + (hi - lo) * rng.random(shape)).astype(dtype)
+        array = np.asarray(lo + (hi - lo) * rng.random(shape)).astype(dtype)
         if value_range in ("nan", "inf") and array.size and array.dtype.kind in "fc":
             array.flat[0] = float(value_range)
     return array

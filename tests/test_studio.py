@@ -107,6 +107,22 @@ def test_a_100_mp_photo_is_refused_before_it_is_decoded(tmp_path):
     assert session.photo is None and not (tmp_path / "tab").exists()
 
 
+def test_a_failing_run_ends_with_its_one_line_error(tmp_path):
+    """A run the engine refuses (here: a server option, --option pooling=min) ends with the
+    error's line, the way the page shows it, and the tab can Start again."""
+    from nst.studio import handlers
+
+    studio = handlers.Studio(tmp_path, {"weights": "random", "accelerator": "cpu", "pooling": "min"})
+    session = studio.session("tab")
+    session.set_photo(PROJECT / "assets" / "home.jpg")
+    session.set_paintings([PROJECT / "assets" / "starry_night.jpg"])
+    values = dict(size=32, preset="preview", strength=0.0, stroke_size=1.0, colours="the painting's",
+                  style_loss="gram", smoothness=0, seed=0, blend="")
+    *_, (_, _, _, picture, message) = handlers.start_run(studio, session, values, None)
+    assert picture is None and message.startswith("**⚠") and "pooling" in message and "Fix:" in message
+    assert "\n" not in message and "run" not in session.busy
+
+
 # --- the page in a browser ---------------------------------------------------------------------
 
 def free_port() -> int:

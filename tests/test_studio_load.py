@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.test_studio import (BROWSER_ARGS, CHROMIUM, PROJECT, SERVER_OPTIONS, free_port, load_example,
-                               set_number, wait_message)
+from tests.test_studio import browser  # noqa: F401  (the fixture: headless Chromium)
+from tests.test_studio import PROJECT, SERVER_OPTIONS, free_port, load_example, set_number, wait_message
 
 psutil = pytest.importorskip("psutil", reason="psutil measures the server's threads, files and memory")
 CYCLES = int(os.environ.get("NST_LOAD_CYCLES", "10"))
@@ -56,17 +56,6 @@ def server(tmp_path_factory):
     proc.terminate()
     proc.wait(30)
     assert not list(tmp.iterdir()), "the server's folder outlived it"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser
-        browser.close()
 
 
 def usage(process, folder: Path) -> dict:

@@ -240,7 +240,7 @@ def run_picture(session: Session, photo: Path, paintings: list[Path], options: d
     """Yield (image, progress html, losses frame, Picture or None, message) as a run goes; the
     inputs are the ones of its Start (a new upload meanwhile is for the next run)."""
     rows: list[dict] = []
-    offset, last_stage, steps = 0, 1, 0
+    offset, last_stage, steps, seconds = 0, 1, 0, 0.0
     every = preview_every(int(options.get("steps", 200)))
     for look in watch(photo, paintings, options, stop, every):
         if isinstance(look, Finished):
@@ -250,9 +250,12 @@ def run_picture(session: Session, photo: Path, paintings: list[Path], options: d
             stopped = stop.is_set()
             picture = keep(session, (photo, paintings), look.image, options, caption, steps, stopped)
             number = len(session.pictures)
-            yield look.image, None, None, picture, (f"stopped: kept the picture at step {steps}, picture {number} "
-                                                    f"({label})" if stopped else f"done: picture {number} ({label})")
+            ended = f"{'stopped at' if stopped else 'finished:'} step {steps} · {seconds:.1f} s"
+            yield look.image, f'<div class="nst-progress">{label} · {ended}</div>', None, picture, (
+                f"stopped: kept the picture at step {steps}, picture {number} ({label})" if stopped
+                else f"done: picture {number} ({label})")
             return
+        seconds = look.elapsed
         if look.stage != last_stage:
             offset, last_stage = offset + steps, look.stage
         steps = look.step

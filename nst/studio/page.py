@@ -74,7 +74,7 @@ def live_column() -> SimpleNamespace:
     ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
                           height=420)
     ui.progress = gr.HTML(elem_id="progress")
-    ui.losses = gr.LinePlot(x="step", y="percent", color="loss", height=200, elem_id="losses",
+    ui.losses = gr.LinePlot(x="step", y="percent", color="loss", height=280, elem_id="losses",
                             label="Losses (% of each one's largest value in this run)")
     return ui
 
@@ -188,11 +188,12 @@ def stream(updates, session, print_size: bool = False):
                 yield *live, losses if losses is not None else gr.skip(), *[gr.skip()] * 3, message or gr.skip()
             continue
         download = gr.DownloadButton(value=str(picture.path), interactive=True)
+        ended = progress if progress is not None else gr.skip()  # "stopped at step 37 · 9.1 s"
         if print_size:
-            yield image, gr.skip(), download, message
+            yield image, ended, download, message
         else:
             gallery = [(str(p.path), p.caption) for p in session.pictures]
-            yield image, gr.skip(), gr.skip(), gallery, download, picture.command, message
+            yield image, ended, gr.skip(), gallery, download, picture.command, message
 
 
 def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
