@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from nst.errors import ConfigError
+from nst.errors import ConfigError, ImageError, OutputError
 
 StyleInput = Any  # a path, a PIL image, an HxWx3 array or a (1x)3xHxW tensor in [0, 1]
 ALIASES = {"steps": "trainer.max_steps", "precision": "trainer.precision", "accelerator": "trainer.accelerator",
@@ -46,12 +46,59 @@ def stylize(content: StyleInput, style: StyleInput | list, *, config: str | None
     from nst.callbacks.watch import Watch
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(one_line_errors(output_dir))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nst-")))
         args = build_args(content, style, config, options, scratch, output_dir)
         stack.enter_context(quiet_lightning_logs())
         watch = Watch(on_progress, progress_every, stop)
         final = run_watched(args, watch)
         return read_result(final, return_tensor)
+
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".mp4")
+
+
+@contextlib.contextmanager
+def one_line_errors(output_dir):
+    """The call's errors as the command line says them: an ``NSTError`` on one line with its
+    remedy, Lightning's refusals as ``ConfigError``, an unwritable output as ``OutputError``.
+    A failed call takes back what it wrote in ``output_dir`` unless it holds a picture."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from nst.errors import NSTError, OutputError, one_line
+    from nst.runs.main import OUTPUT_ERRNOS
+
+    folder = Path(output_dir) if output_dir not in (None, "") else None
+    before = set(folder.iterdir()) if folder is not None and folder.is_dir() else None
+    try:
+        yield
+    except BaseException as e:
+        if folder is not None:
+            take_back(folder, before)
+        if isinstance(e, NSTError):
+            e.args = (one_line(e),)
+            raise
+        if isinstance(e, MisconfigurationException):
+            raise ConfigError(one_line(e)) from None
+        if isinstance(e, OSError) and e.errno in OUTPUT_ERRNOS:
+            raise OutputError(f"cannot write {e.filename or 'an output'} ({e.strerror}). Fix: free disk space, "
+                              "or an output_dir you can write") from None
+        raise
+
+
+def take_back(folder: Path, before: set | None) -> None:
+    """Remove what a failed call made in ``folder`` (its logs, empty version folders), keeping
+    anything with a picture in it: nothing already produced is lost."""
+    import shutil
+
+    if not folder.is_dir():
+        return
+    for entry in set(folder.iterdir()) - (before or set()):
+        files = [entry] if entry.is_file() else list(entry.rglob("*"))
+        if not any(f.suffix.lower() in PICTURE_SUFFIXES for f in files):
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    if before is None and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def command_line(content: str | Path, style: str | Path | list, config: str | None = None, **options) -> str:
@@ -63,6 +110,8 @@ def command_line(content: str | Path, style: str | Path | list, config: str | No
 
 def build_args(content, style, config, options: dict, scratch: Path | None, output_dir, quiet: bool = True) -> list[str]:
     """The command line of a call: the config first, then each option as ``--key=value``."""
+    if isinstance(style, (list, tuple)) and not style:
+        raise ConfigError("the style is an empty list. Fix: one painting, or a list of one or more")
     settings = {"data.content": content, "data.style": style}
     for name, value in options.items():
         settings[option_key(name)] = value
@@ -138,22 +187,68 @@ def bundled(path: str) -> str:
 
 
 def as_pil(value, what: str) -> Image.Image:
-    """A PIL image, an HxW(x3|x4) uint8/float array or a (1x)(1|3)xHxW tensor in [0, 1] -> PIL."""
+    """A PIL image, an HxW(x3|x4) uint8 (0-255), uint16 (0-65535) or float (0-1) array or a
+    (1x)(1|3|4)xHxW tensor -> a PIL image PNG can hold; anything else is a one-line error."""
     if isinstance(value, Image.Image):
-        return value
+        image = value
+    else:
+        image = Image.fromarray(as_uint8(as_array(value, what), what))
+    if image.width < 1 or image.height < 1:
+        raise ImageError(f"{what}: the image is {image.width}x{image.height} px, empty. Fix: give a picture")
+    if image.mode not in PNG_MODES:  # CMYK, YCbCr, LAB, HSV, F, ...: as RGB (with alpha if it has one)
+        try:
+            image = image.convert("RGBA" if "A" in image.mode or "a" in image.mode else "RGB")
+        except (ValueError, OSError) as e:
+            raise ImageError(f"{what}: a PIL image of mode {image.mode} cannot become RGB ({e}). Fix: "
+                             "image.convert('RGB') first") from None
+    return image
+
+
+PNG_MODES = ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA")
+
+
+def as_array(value, what: str) -> np.ndarray:
+    """A tensor (channels first, on any CPU-readable device) or array-like as an HxW(xC) array."""
     if hasattr(value, "detach"):  # a torch tensor: channels first
-        array = value.detach().float().cpu().numpy()
-        array = array.reshape(array.shape[-3:]) if array.ndim == 4 else array
+        if value.device.type == "meta" or value.is_complex():
+            raise ImageError(f"{what}: a {value.dtype} tensor on {value.device} has no pixels to read. Fix: a "
+                             "real-valued tensor with data, e.g. tensor.float().cpu()")
+        array = value.detach().to("cpu").float().numpy()
+        if array.ndim == 4 and array.shape[0] == 1:
+            array = array[0]
         value = array.transpose(1, 2, 0) if array.ndim == 3 else array
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise ImageError(f"{what}: {type(value).__name__} is not an image ({e}). Fix: a path, a PIL image, "
+                         "an array or a tensor") from None
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
         raise ConfigError(f"{what}: an array of shape {array.shape} is not an image. Fix: HxW, HxWx3 or "
                           "HxWx4 (or a 3xHxW tensor)")
-    if array.dtype != np.uint8:
-        array = (np.clip(array.astype(np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
-    return Image.fromarray(array)
+    return array
+
+
+def as_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    """uint8 as it is; bool, uint16 (0-65535) and floats in 0..1 scaled to 0-255; others refused."""
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return (array.astype(np.float64) / 257 + 0.5).astype(np.uint8)
+    if kind == "b":
+        return array.astype(np.uint8) * 255
+    if kind != "f":
+        raise ImageError(f"{what}: an array of {array.dtype} is not a picture's type. Fix: uint8 (0-255) or "
+                         "float (0-1), e.g. array.astype(np.uint8)")
+    if not np.isfinite(array).all():
+        raise ImageError(f"{what}: the array holds NaN or infinity. Fix: finite values in 0..1")
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ImageError(f"{what}: float values span {low:g}..{high:g}, outside 0..1. Fix: scale them to 0..1 "
+                         "(e.g. array / 255), or give uint8")
+    return (np.clip(array.astype(np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def run_watched(args: list[str], watch) -> Path:
@@ -212,8 +307,16 @@ def save(picture: Image.Image, path: str | Path) -> Path:
     from nst.media.images import save_image
     from torchvision.transforms.functional import pil_to_tensor
 
+    if not isinstance(picture, Image.Image):
+        raise ConfigError(f"save takes the PIL image stylize returns, not {type(picture).__name__}. Fix: "
+                          "nst.save(nst.stylize(...), 'picture.png')")
+    if path is None or str(path) == "" or Path(path).is_dir():
+        raise OutputError(f"cannot save to {path!r}: not a file name. Fix: a path such as 'picture.png'")
+    if picture.width < 1 or picture.height < 1:
+        raise ImageError(f"the picture is {picture.width}x{picture.height} px, empty. Fix: save a picture")
     metadata = {k: v for k, v in picture.info.items() if k.startswith("nst:")}
-    return save_image(pil_to_tensor(picture.convert("RGB")).float().div(255), path, metadata)
+    with one_line_errors(None):
+        return save_image(pil_to_tensor(as_pil(picture, "picture").convert("RGB")).float().div(255), path, metadata)
 
 
 def warm_up(weights: str = "vgg19-caffe") -> None:

@@ -21,6 +21,15 @@ class WeightsError(NSTError):
     """The VGG19 weights cannot be found, downloaded or loaded."""
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line, ending with the remedy (Lightning's own checks say the
+    problem, not the fix)."""
+    message = " ".join(str(error).split())
+    if "Fix:" not in message:
+        message = f"{message.rstrip('.')}. Fix: change that value (python train.py --help lists them)"
+    return message
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """A device ran out of memory: torch's ``OutOfMemoryError`` (CUDA, MPS) or the CPU
     allocator's ``RuntimeError`` ("DefaultCPUAllocator: can't allocate memory")."""

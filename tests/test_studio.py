@@ -107,6 +107,22 @@ def test_a_100_mp_photo_is_refused_before_it_is_decoded(tmp_path):
     assert session.photo is None and not (tmp_path / "tab").exists()
 
 
+def test_a_failing_run_ends_with_its_one_line_error(tmp_path):
+    """A run the engine refuses (here: a server option, --option pooling=min) ends with the
+    error's line, the way the page shows it, and the tab can Start again."""
+    from nst.studio import handlers
+
+    studio = handlers.Studio(tmp_path, {"weights": "random", "accelerator": "cpu", "pooling": "min"})
+    session = studio.session("tab")
+    session.set_photo(PROJECT / "assets" / "home.jpg")
+    session.set_paintings([PROJECT / "assets" / "starry_night.jpg"])
+    values = dict(size=32, preset="preview", strength=0.0, stroke_size=1.0, colours="the painting's",
+                  style_loss="gram", smoothness=0, seed=0, blend="")
+    *_, (_, _, _, picture, message) = handlers.start_run(studio, session, values, None)
+    assert picture is None and message.startswith("**⚠") and "pooling" in message and "Fix:" in message
+    assert "\n" not in message and "run" not in session.busy
+
+
 # --- the page in a browser ---------------------------------------------------------------------
 
 def free_port() -> int:
@@ -228,6 +244,57 @@ def test_start_watch_stop_download(page, browser, studio_url, tmp_path):
     other.wait_for_selector("#start")
     assert other.locator("#results img").count() == 0 and other.locator("#preview img").count() == 0
     other.close()
+
+
+def wait_run_or_message(tab, timeout: float = 60) -> str:
+    """Wait for a run's progress bar or a finished/refused run's message; what the page says."""
+    tab.wait_for_function("""() => document.querySelector('#progress').innerText.includes('step') ||
+        /done|stopped|Fix:/.test(document.querySelector('#message').innerText)""", timeout=timeout * 1000)
+    return tab.inner_text("#progress") + " | " + tab.inner_text("#message")
+
+
+def test_start_at_once_after_an_example_click_runs(page):
+    """Start clicked while the example's photo and paintings are still being taken in (as soon
+    as the page allows it) waits for them and runs; it used to be refused with "no photo yet",
+    a line the example's "1 painting(s)" overwrote at once: Start did nothing, visibly."""
+    set_number(page, "size", 32)
+    page.click("#preset label:has-text('preview')")
+    page.click("#example-0")
+    page.click("#start")
+    said = wait_run_or_message(page)
+    assert "no photo" not in said and "no painting" not in said, said
+    assert "done" in wait_message(page, "done", timeout=120)
+    assert "preview · 32 px · gram" in page.inner_text("#message")
+
+
+def test_every_click_answers(page):
+    page.click("#stop")
+    assert "nothing to stop" in wait_message(page, "nothing to stop", timeout=10)
+    page.click("#print-start")
+    assert "no picture yet" in wait_message(page, "no picture yet", timeout=10)
+    assert "none yet" in page.inner_text("#download")
+    page.click("#start")
+    assert "no photo yet" in wait_message(page, "no photo yet", timeout=30)
+    load_example(page)
+    set_number(page, "size", 32)
+    page.click("#preset label:has-text('final')")
+    page.click("#start")
+    page.wait_for_function("document.querySelector('#progress').innerText.includes('step')", timeout=120_000)
+    assert "final · 32 px · gram" in page.inner_text("#progress")
+    page.click("#start")  # again, while it runs
+    assert "already going" in wait_message(page, "already going", timeout=10)
+    page.click("#stop")
+    assert "stopped" in wait_message(page, "stopped: kept", timeout=60)
+
+
+def test_a_failing_run_says_its_one_line_error(page):
+    load_example(page)
+    set_number(page, "size", 32)
+    set_number(page, "strength", 5)  # the slider's range ends at 2: the browser clamps it, or the run refuses
+    page.fill("#blend textarea", "0.5, x")
+    page.click("#start")
+    message = wait_message(page, "Fix:", timeout=30)
+    assert "blend weights" in message and "\n" not in message.strip()
 
 
 def test_reproduce_command_makes_the_same_picture(page, tmp_path):

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from nst.runs.cli import run
-    from nst.errors import NSTError
+    from nst.errors import NSTError, one_line
 
     from nst.runs.preflight import COMMAND_LINE
 
@@ -96,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except (NSTError, MisconfigurationException) as e:
         if verbose:
             raise
-        message = " ".join(str(e).split())  # Lightning's messages can span lines
-        if "Fix:" not in message:  # Lightning's own checks say the problem, not the remedy
-            message = f"{message.rstrip('.')}. Fix: change that value (python train.py --help lists them)"
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:  # under DDP: another device stopped, and its connection with it
         if verbose or not any(s in str(e) for s in PEER_GONE):

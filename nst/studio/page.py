@@ -1,8 +1,9 @@
 """The studio's page (Gradio Blocks): inputs, controls, the picture as it forms, results.
 
-Layout and wiring only; what each event does is in :mod:`nst.studio.handlers`. Runs go through
-Gradio's queue, one at a time per device (``concurrency_id="device"``); the print-size chain
-has its own lane so it can run in the background; Stop bypasses the queue.
+Layout and wiring only; what each event does is in :mod:`nst.studio.handlers`. Runs take turns
+on the device in the studio's own lane (one at a time, a waiting tab is told its place); the
+print-size chain has a lane of its own so it can run in the background; Stop is never held
+(a lane of its own, unlimited) and answers at once.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from nst.errors import NSTError
 from nst.studio import controls, handlers
-from nst.studio.handlers import Studio, problem
+from nst.studio.handlers import Studio
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 EXAMPLES = {
@@ -74,8 +74,8 @@ def live_column() -> SimpleNamespace:
     ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
                           height=420)
     ui.progress = gr.HTML(elem_id="progress")
-    ui.losses = gr.LinePlot(x="step", y="log10", color="loss", label="Losses (log10)", height=200,
-                            elem_id="losses")
+    ui.losses = gr.LinePlot(x="step", y="percent", color="loss", height=280, elem_id="losses",
+                            label="Losses (% of each one's largest value in this run)")
     return ui
 
 
@@ -86,8 +86,8 @@ def results_row() -> SimpleNamespace:
             ui.gallery = gr.Gallery(label="This session's pictures", columns=4, height=240, elem_id="results",
                                     object_fit="contain",
                                     interactive=False)
-            ui.download = gr.DownloadButton("Download PNG (config in its metadata)", elem_id="download",
-                                            interactive=False)
+            ui.download = gr.DownloadButton("Download PNG (config in its metadata; none yet: Start first)",
+                                            elem_id="download", interactive=False)
             ui.reproduce = gr.Code(label="Reproduce: the command that makes the same picture",
                                    language="shell", lines=3, elem_id="reproduce", interactive=False)
         with gr.Column(scale=1):
@@ -98,14 +98,14 @@ def results_row() -> SimpleNamespace:
                 ui.print_stop = gr.Button("Stop print", variant="stop", elem_id="print-stop")
             ui.print_progress = gr.HTML(elem_id="print-progress")
             ui.print_image = gr.Image(label="Print size", interactive=False, elem_id="print-image", height=200)
-            ui.print_download = gr.DownloadButton("Download print PNG", elem_id="print-download",
+            ui.print_download = gr.DownloadButton("Download print PNG (none yet)", elem_id="print-download",
                                                   interactive=False)
     return ui
 
 
-def build(studio: Studio) -> gr.Blocks:
-    """The page of ``studio`` (its sessions, its fixed options)."""
-    with gr.Blocks(title="nst studio", analytics_enabled=False) as page:
+def build(studio: Studio, delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
+    """The page of ``studio`` (its sessions, its fixed options); ``delete_cache`` as Gradio's."""
+    with gr.Blocks(title="nst studio", analytics_enabled=False, delete_cache=delete_cache) as page:
         gr.Markdown("# nst studio\nA photo, one or more paintings, the controls; Start, and watch the "
                     "picture form. Stop keeps the current picture.")
         with gr.Row():
@@ -123,10 +123,16 @@ def build(studio: Studio) -> gr.Blocks:
 def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
     """Connect the events; every handler finds its tab's session by Gradio's session hash."""
     def photo_changed(payload, request: gr.Request):
-        return handlers.take_photo(studio.session(request.session_hash), payload)
+        session = studio.session(request.session_hash)
+        with session.taking_inputs():
+            return handlers.take_photo(session, payload)
 
     def paintings_changed(payload, request: gr.Request):
-        return handlers.take_paintings(studio.session(request.session_hash), payload)
+        session = studio.session(request.session_hash)
+        if handlers.same_paintings(session, payload):  # the gallery showing what it was just given
+            return gr.skip(), gr.skip()
+        with session.taking_inputs():
+            return handlers.take_paintings(session, payload)
 
     ui.photo.upload(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
     ui.photo.clear(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
@@ -135,8 +141,9 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
     for button, (photo, paintings) in zip(ui.examples, EXAMPLES.values()):
         def example(request: gr.Request, photo=photo, paintings=paintings):
             session = studio.session(request.session_hash)
-            photo_value, editor, _ = handlers.take_photo(session, str(ASSETS / photo))
-            gallery, message = handlers.take_paintings(session, [str(ASSETS / p) for p in paintings])
+            with session.taking_inputs():
+                photo_value, editor, _ = handlers.take_photo(session, str(ASSETS / photo))
+                gallery, message = handlers.take_paintings(session, [str(ASSETS / p) for p in paintings])
             return photo_value, editor, gallery, message
 
         button.click(example, None, [ui.photo, ui.editor, ui.paintings, ui.message])
@@ -148,29 +155,25 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
 
 
 def wire_runs(studio: Studio, ui: SimpleNamespace) -> None:
+    """Start and Stop. Every click answers: Start is not held in Gradio's queue (which would show
+    nothing while another tab runs) but waits in the studio's own lane, saying so."""
     settings_inputs = [getattr(ui, name) for name in SETTING_NAMES]
     live_outputs = [ui.preview, ui.progress, ui.losses, ui.gallery, ui.download, ui.reproduce, ui.message]
 
     def start(size, preset, strength, stroke_size, colours, style_loss, smoothness, seed, blend, editor,
               request: gr.Request):
-        session = studio.session(request.session_hash)
         values = dict(size=size, preset=preset, strength=strength, stroke_size=stroke_size, colours=colours,
                       style_loss=style_loss, smoothness=smoothness, seed=seed, blend=blend)
-        try:
-            settings = handlers.settings_of(values, len(session.paintings))
-            options = handlers.run_options(studio, session, settings, editor)
-        except NSTError as e:
-            yield *[gr.skip()] * 6, problem(e)
-            return
-        yield from stream(handlers.run_picture(studio, session, options, session.stop, settings.caption()),
-                          session)
+        session = studio.session(request.session_hash)
+        yield from stream(handlers.start_run(studio, session, values, editor), session)
 
     def stop(request: gr.Request):
-        studio.session(request.session_hash).stop.set()
+        yield from handlers.stop_run(studio.session(request.session_hash))
 
-    ui.start.click(start, [*settings_inputs, ui.editor], live_outputs, concurrency_limit=1,
-                   concurrency_id="device", show_progress="hidden")
-    ui.stop.click(stop, None, None, queue=False)
+    ui.start.click(start, [*settings_inputs, ui.editor], live_outputs, concurrency_limit=None,
+                   concurrency_id="start", show_progress="hidden", trigger_mode="multiple")
+    ui.stop.click(stop, None, ui.message, concurrency_limit=None, concurrency_id="stop", show_progress="hidden",
+                  trigger_mode="multiple")  # in the queue: its line comes before the run's last one
     wire_print(studio, ui)
 
 
@@ -185,36 +188,25 @@ def stream(updates, session, print_size: bool = False):
                 yield *live, losses if losses is not None else gr.skip(), *[gr.skip()] * 3, message or gr.skip()
             continue
         download = gr.DownloadButton(value=str(picture.path), interactive=True)
+        ended = progress if progress is not None else gr.skip()  # "stopped at step 37 · 9.1 s"
         if print_size:
-            yield image, gr.skip(), download, message
+            yield image, ended, download, message
         else:
             gallery = [(str(p.path), p.caption) for p in session.pictures]
-            yield image, gr.skip(), gr.skip(), gallery, download, picture.command, message
+            yield image, ended, gr.skip(), gallery, download, picture.command, message
 
 
 def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
     """The print-size chain of the last picture, in its own lane with its own progress."""
     def make_print(target, request: gr.Request):
         session = studio.session(request.session_hash)
-        if not any("scales" not in p.options for p in session.pictures):
-            yield gr.skip(), gr.skip(), gr.skip(), problem("no picture yet. Fix: make one with Start first")
-            return
-        last = [p for p in session.pictures if "scales" not in p.options][-1]
-        base = {k: v for k, v in last.options.items() if k != "steps"}
-        try:
-            chain = controls.print_chain(str(last.path), int(base["size"]), int(target))
-        except NSTError as e:
-            yield gr.skip(), gr.skip(), gr.skip(), problem(e)
-            return
-        options = {**base, **chain}
-        caption = f"print {target} px of picture {len(session.pictures)}"
-        yield from stream(handlers.run_picture(studio, session, options, session.stop_print, caption),
-                          session, print_size=True)
+        yield from stream(handlers.print_run(studio, session, target), session, print_size=True)
 
     def stop_print(request: gr.Request):
-        studio.session(request.session_hash).stop_print.set()
+        yield from handlers.stop_run(studio.session(request.session_hash), "print")
 
     ui.print_start.click(make_print, ui.print_size, [ui.print_image, ui.print_progress, ui.print_download,
-                                                    ui.message], concurrency_limit=1, concurrency_id="print",
-                         show_progress="hidden")
-    ui.print_stop.click(stop_print, None, None, queue=False)
+                                                    ui.message], concurrency_limit=None, concurrency_id="print",
+                         show_progress="hidden", trigger_mode="multiple")
+    ui.print_stop.click(stop_print, None, ui.message, concurrency_limit=None, concurrency_id="stop",
+                        show_progress="hidden", trigger_mode="multiple")

@@ -19,6 +19,7 @@ from pathlib import Path
 from nst.errors import ConfigError
 
 MAX_UPLOAD = "50mb"
+CACHE_AGE = 3600  # s: Gradio's copies of uploads, previews and pictures are removed after an hour
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,9 +60,24 @@ def own_folder() -> Path:
     return folder
 
 
+def few_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates an arena of its own and keeps their memory: the
+    server's runs and Gradio's workers are many threads, and its resident memory grew by ~80 MB
+    a run (docs/studio-reliability.md). Two arenas keep it flat; elsewhere nothing to do."""
+    import ctypes
+    import ctypes.util
+
+    if sys.platform.startswith("linux") and (libc := ctypes.util.find_library("c")):
+        try:
+            ctypes.CDLL(libc).mallopt(-8, arenas)  # M_ARENA_MAX
+        except (OSError, AttributeError):  # not glibc (musl): no mallopt
+            pass
+
+
 def launch(args: argparse.Namespace):
     """Build and start the page; returns (page, folder) with the server running in a thread."""
     fixed = fixed_options(args.option, args.weights)
+    few_malloc_arenas()
     folder = own_folder()
     import nst
     from nst.studio.handlers import Studio
@@ -75,7 +91,7 @@ def launch(args: argparse.Namespace):
             raise
     studio = Studio(folder / "sessions", fixed)
     studio.folder.mkdir()
-    page = build(studio)
+    page = build(studio, delete_cache=(CACHE_AGE // 6, CACHE_AGE))
     page.queue(default_concurrency_limit=4)
     page.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,
                 allowed_paths=[str(studio.folder)], prevent_thread_lock=True, css=CSS, footer_links=[],

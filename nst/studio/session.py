@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import shutil
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +43,31 @@ class Finished:
     error: str | None = None
 
 
+class Lane:
+    """Runs that share a device, one at a time in the order they asked; a waiting run knows its
+    place, so the page can say "waiting for 1 run ahead" instead of nothing."""
+
+    def __init__(self) -> None:
+        self.turns: list[object] = []
+        self.changed = threading.Condition()
+
+    def join(self, ticket: object) -> None:
+        with self.changed:
+            self.turns.append(ticket)
+
+    def wait(self, ticket: object, timeout: float) -> int:
+        """Wait up to ``timeout`` s for ``ticket``'s turn; the number of runs still ahead (0: go)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.turns[0] is ticket, timeout)
+            return self.turns.index(ticket)
+
+    def leave(self, ticket: object) -> None:
+        with self.changed:
+            if ticket in self.turns:
+                self.turns.remove(ticket)
+            self.changed.notify_all()
+
+
 @dataclass
 class Session:
     folder: Path
@@ -50,6 +76,39 @@ class Session:
     pictures: list[Picture] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     stop_print: threading.Event = field(default_factory=threading.Event)
+    busy: set[str] = field(default_factory=set)  # "run", "print": what this tab has going or waiting
+    loading: int = 0  # uploads and example clicks being taken in (a run waits for them)
+    kept: int = 0  # input files kept so far (each has a name of its own: a run reads its own)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextmanager
+    def taking_inputs(self):
+        """Around an upload or an example click: a Start meanwhile waits for it to finish."""
+        with self.changed:
+            self.loading += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.loading -= 1
+                self.changed.notify_all()
+
+    def wait_inputs(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the uploads in flight; True when none is left."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.loading == 0, timeout)
+
+    def claim(self, what: str) -> bool:
+        """Mark ``what`` ("run", "print") as going in this tab; False if it already is."""
+        with self.changed:
+            if what in self.busy:
+                return False
+            self.busy.add(what)
+            return True
+
+    def release(self, what: str) -> None:
+        with self.changed:
+            self.busy.discard(what)
 
     def keep_input(self, upload: str | Path, name: str, what: str) -> Path:
         """Check an upload with the engine's own reader (one-line errors) and keep a copy of
@@ -57,7 +116,9 @@ class Session:
         upload = Path(upload)
         nst.load_image(upload, what, max_pixels=MAX_INPUT_PIXELS)
         self.folder.mkdir(parents=True, exist_ok=True)
-        kept = self.folder / f"{name}{upload.suffix.lower() or '.png'}"
+        with self.changed:
+            self.kept += 1
+            kept = self.folder / f"{name}_{self.kept}{upload.suffix.lower() or '.png'}"
         shutil.copyfile(upload, kept)
         return kept
 
@@ -68,7 +129,7 @@ class Session:
 
     def set_paintings(self, uploads: list[str | Path]) -> list[Path]:
         self.paintings = []
-        kept = [self.keep_input(u, f"painting_{i}", f"painting {i + 1}") for i, u in enumerate(uploads)]
+        kept = [self.keep_input(u, f"painting{i}", f"painting {i + 1}") for i, u in enumerate(uploads)]
         self.paintings = kept
         return kept
 
@@ -115,9 +176,8 @@ def save_png(image: Image.Image, path: Path) -> Path:
 def watch(photo: Path, paintings: list[Path], options: dict, stop: threading.Event,
           every: int) -> Iterator[nst.Progress | Finished]:
     """Run ``nst.stylize`` in a thread and yield each look at the picture, then a
-    :class:`Finished`. A failing run yields its one-line error; the server keeps serving."""
+    :class:`Finished` (``stop`` as it is: set already, the run ends at its first step). A failing run yields its one-line error; the server keeps serving."""
     looks: queue.Queue = queue.Queue()
-    stop.clear()
 
     def work() -> None:
         try:
