@@ -1,0 +1,113 @@
+"""The command line of a real-time style (``nst.realtime``): a config that says ``task: realtime``
+(``configs/fast_starry.yaml``) trains a network with Lightning's own CLI over
+:class:`~nst.realtime.module.FastStyleTransfer` and :class:`~nst.realtime.photos.PhotoDataModule`:
+
+    python train.py --config fast_starry.yaml --data.photos DIR [--trainer.max_time 00:00:30:00]
+
+and ``python train.py stylize --model x.ckpt --input photo|DIR|video --output PATH`` applies one.
+The optimisation's CLI (``nst.runs.cli``) is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from nst.errors import ConfigError
+from nst.hardware import usable_precision
+from nst.model.checkpoints import resolve_ckpt_path
+from nst.realtime.module import FastStyleTransfer
+from nst.realtime.photos import MISSING, PhotoDataModule
+from nst.runs.arguments import explain_argument_error
+from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths
+
+TASK = "realtime"
+PATH_KEYS = {"data": ("photos",), "model": ("style", "weights")}
+TRAINER_DEFAULTS = {
+    "max_epochs": 2,  # Johnson et al. / pytorch/examples: 2 epochs of COCO (80k photos), batch 4
+    "devices": 1,
+    "precision": "bf16-mixed",  # where native; else 32-true (nst.hardware.usable_precision)
+    "log_every_n_steps": 10,
+    "val_check_interval": 200,  # steps: an epoch of COCO is 20k of them
+    "check_val_every_n_epoch": None,
+    "num_sanity_val_steps": 0,
+    "enable_model_summary": False,
+}
+
+
+def is_realtime(args: list[str]) -> bool:
+    """The command line names a config file that says ``task: realtime``."""
+    for i, arg in enumerate(args):
+        key, eq, value = arg.partition("=")
+        if key in ("--config", "-c"):
+            path = Path(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+            try:
+                written = yaml.safe_load(path.read_text()) if path.is_file() else None
+            except (OSError, yaml.YAMLError):
+                continue  # the optimisation's CLI reports it
+            if isinstance(written, dict) and written.get("task") == TASK:
+                return True
+    return False
+
+
+class RealtimeCLI(LightningCLI):
+    """Lightning's CLI over the style network and the photos; runs go to
+    ``<output_dir>/<run_name>/version_N/`` (TensorBoard, ``checkpoints/last.ckpt``)."""
+
+    def __init__(self, args: list[str], instantiate: bool = True):
+        self.instantiate = instantiate
+        quiet_lightning()
+        super().__init__(FastStyleTransfer, PhotoDataModule, args=args, run=False, trainer_defaults=TRAINER_DEFAULTS,
+                         save_config_kwargs={"overwrite": True},
+                         parser_kwargs={"description": "Train a real-time style network (Johnson et al. 2016).",
+                                        "exit_on_error": False, "allow_abbrev": False})
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--task", type=str, default=TASK, help="realtime: this CLI (the config's marker).")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.filename": "last", "checkpoint.save_last": True,
+                             "checkpoint.save_top_k": 0, "checkpoint.every_n_train_steps": 100})
+        parser.link_arguments("data.seed", "seed_everything", compute_fn=int)
+        parser.add_argument("--output_dir", type=str, default="outputs", help="Root of all runs.")
+        parser.add_argument("--run_name", type=str | None, default=None, help="Default: the config's name.")
+        parser.add_argument("--ckpt_path", type=str | None, default=None,
+                            help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config
+        if config.task != TASK:
+            raise ConfigError(f"task '{config.task}' is not {TASK}. Fix: task: {TASK}, or no task key for the optimisation")
+        resolve_config_paths(config, PATH_KEYS)
+        if not config.data.photos:
+            raise ConfigError(MISSING)
+        if not config.model.style:
+            raise ConfigError("no painting to learn. Fix: --model.style painting.jpg (or a config that names one)")
+        ensure_writable(Path(config.output_dir))
+        configs = config.get("config") or []
+        name = self.run_name = config.run_name or (Path(str(configs[-1])).stem if configs else "realtime")
+        config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
+        precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
+        if why:
+            print(why)
+            config.trainer.precision = precision
+        if config.trainer.logger in (None, True):
+            config.trainer.logger = Namespace(class_path="nst.runs.outputs.RunLogger", init_args=Namespace(
+                save_dir=config.output_dir, name=name, version=version, default_hp_metric=False))
+
+    def fit(self) -> None:
+        self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+
+
+def run_realtime(args: list[str]) -> RealtimeCLI:
+    """Train (``fit``) as the command line says; bad arguments are one line."""
+    try:
+        cli = RealtimeCLI(args)
+    except argparse.ArgumentError as e:
+        raise explain_argument_error(e) from None
+    cli.fit()
+    return cli
