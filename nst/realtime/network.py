@@ -85,6 +85,6 @@ class TransformerNet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2:]
         pad_h, pad_w = (-h) % 4, (-w) % 4
-        x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else image
+        x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect")  # always (a no-op at 0): one graph for every size
         x = self.up(self.residuals(self.down(x * 2 - 1)))  # centred input: the first conv sees [-1, 1]
         return torch.sigmoid(x[..., :h, :w])

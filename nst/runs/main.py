@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
     try:
+        if argv[:1] == ["stylize"]:  # a trained real-time style on a photo, folder or video
+            from nst.runs.realtime_cli import stylize_command
+
+            return stylize_command([a for a in argv[1:] if a != "--verbose"])
         run([a for a in argv if a != "--verbose"])
     except (NSTError, MisconfigurationException) as e:
         if verbose:

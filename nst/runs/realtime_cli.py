@@ -111,3 +111,54 @@ def run_realtime(args: list[str]) -> RealtimeCLI:
         raise explain_argument_error(e) from None
     cli.fit()
     return cli
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are the project's one line, not a usage dump."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message}. Fix: python train.py stylize --model x.ckpt --input photo.jpg|DIR|video.mp4 "
+                          "--output out.png|DIR|out.mp4 [--size 512]")
+
+
+def quiet_predict() -> None:
+    import logging
+    import warnings
+
+    quiet_lightning()
+    warnings.filterwarnings("ignore", message=r".*predict returned None.*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litmodels" not in r.getMessage())
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+
+
+def stylize_command(argv: list[str]) -> int:
+    """``train.py stylize --model x.ckpt --input photo|folder|video --output path [--size N]``."""
+    from nst.media.images import IMAGE_SUFFIXES, save_image
+    from nst.media.video import is_video_file
+    from nst.realtime.apply import load_style
+    from nst.realtime.predict import stylize_folder
+
+    parser = OneLineParser(prog="train.py stylize", allow_abbrev=False,
+                           description="Apply a trained real-time style (docs/realtime.md).")
+    parser.add_argument("--model", required=True, help="the style's checkpoint (last.ckpt of a training run)")
+    parser.add_argument("--input", required=True, help="a photo, a folder of photos, or a video")
+    parser.add_argument("--output", required=True, help="the picture, folder or .mp4 to write")
+    parser.add_argument("--size", type=int, default=None, help="long side in px (default: the input's own)")
+    parser.add_argument("--precision", choices=("32", "bf16"), default="32", help="bf16 where the CPU/GPU has it")
+    args = parser.parse_args(argv)
+    quiet_predict()
+    style = load_style(args.model)
+    source, target = Path(args.input).expanduser(), Path(args.output).expanduser()
+    if source.is_dir():
+        written, finished = stylize_folder(style, source, target, args.size, args.precision)
+        print(f"nst: {written} written, {finished} already there, under {target}")
+    elif is_video_file(source):
+        print(f"nst: wrote {style.video(source, target, args.size, args.precision)}")
+    elif source.suffix.lower() in IMAGE_SUFFIXES or source.is_file():
+        if target.is_dir() or not target.suffix:
+            target = target / f"{source.stem}.png"
+        picture = style(source, args.size, return_tensor=True, precision=args.precision)
+        print(f"nst: wrote {save_image(picture, target, style.metadata)}")
+    else:
+        raise ConfigError(f"--input {source} does not exist. Fix: a photo, a folder of photos or a video")
+    return 0
