@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
 
 import train
@@ -67,10 +67,12 @@ def test_network_keeps_any_size_in_unit_range(variant):
         assert out.min() >= 0 and out.max() <= 1
 
 
-def mean_colour_distance(model: FastStyleTransfer, photos: torch.Tensor, painting: torch.Tensor) -> float:
+def distances(model: FastStyleTransfer, photos: torch.Tensor, painting: torch.Tensor) -> tuple[float, float]:
+    """(mean colour distance, Gram style loss) of the validation pictures to the painting."""
     with torch.no_grad():
         out = model(photos)
-    return float((out.mean(dim=(0, 2, 3)) - painting.mean(dim=(0, 2, 3))).norm())
+        style = model.objective.style(model.objective.vgg(out))
+    return float((out.mean(dim=(0, 2, 3)) - painting.mean(dim=(0, 2, 3))).norm()), float(style)
 
 
 def make_model(folder, **options) -> FastStyleTransfer:
@@ -81,7 +83,7 @@ def make_model(folder, **options) -> FastStyleTransfer:
 @pytest.fixture(scope="module")
 def trained(folder):
     """30 steps on 32 px crops, batch 2; the checkpoint written every 10 steps."""
-    torch.manual_seed(0)
+    seed_everything(0)
     model = make_model(folder)
     data = PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2)
     data.setup("fit")
@@ -90,7 +92,7 @@ def trained(folder):
 
     painting = load_image(folder["painting"])
     model.configure_model()
-    before = mean_colour_distance(model, val, painting)
+    before = distances(model, val, painting)
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from nst.runs.outputs import RunLogger
@@ -107,21 +109,23 @@ def trained(folder):
 
     def step(batch, batch_idx):
         loss = original(batch, batch_idx)
-        losses.append(float(loss.detach()))
+        if loss is not None:  # None: a batch of the broken photo alone, skipped
+            losses.append(float(loss.detach()))
         return loss
 
     model.training_step = step
     trainer.fit(model, datamodule=data)
-    after = mean_colour_distance(model, val, painting)
+    after = distances(model, val, painting)
     return {"losses": losses, "before": before, "after": after, "data": data, "ckpt": out / "ckpt" / "last.ckpt",
             "run": out, "model": model}
 
 
 def test_training_lowers_the_loss_and_moves_toward_the_painting(trained):
     losses = trained["losses"]
-    assert len(losses) == 30 and all(np.isfinite(losses))
+    assert len(losses) >= 28 and all(np.isfinite(losses))  # 30 steps, a batch of the broken photo alone skipped
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
-    assert trained["after"] < 0.7 * trained["before"], (trained["before"], trained["after"])
+    (colour_before, style_before), (colour_after, style_after) = trained["before"], trained["after"]
+    assert colour_after < 0.85 * colour_before and style_after < 0.7 * style_before, (trained["before"], trained["after"])
 
 
 def test_a_corrupt_photo_is_skipped_and_counted(trained):
@@ -211,17 +215,16 @@ def test_folder_resumes_after_a_kill(trained, folder, tmp_path, monkeypatch):
     assert (out / "sub" / "p0.png").is_file() and not (out / "broken.png").exists()
 
 
-def test_onnx_matches_pytorch_on_two_sizes(tmp_path):
+def test_onnx_and_torchscript_match_pytorch_on_two_sizes(trained, tmp_path):
     import onnxruntime
 
-    from nst.realtime.export import export_onnx, export_torchscript
-
-    torch.manual_seed(0)
-    network = TransformerNet("small").eval()
-    session = onnxruntime.InferenceSession(str(export_onnx(network, tmp_path / "s.onnx")),
-                                           providers=["CPUExecutionProvider"])
-    scripted = torch.jit.load(str(export_torchscript(network, tmp_path / "s.pt")))
-    for h, w in ((37, 53), (64, 96)):
+    ckpt = str(trained["ckpt"])
+    for name in ("s.onnx", "s.pt"):
+        assert train.main(["export", "--model", ckpt, "--output", str(tmp_path / name)]) == 0
+    session = onnxruntime.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
+    scripted = torch.jit.load(str(tmp_path / "s.pt"))
+    network = load_style(ckpt).network
+    for h, w in ((37, 53), (64, 96)):  # neither a multiple of 4 nor the export's example size
         photo = torch.rand(1, 3, h, w)
         with torch.no_grad():
             expected = network(photo)

@@ -14,7 +14,7 @@ OPSET = 18
 
 
 def export_torchscript(network: TransformerNet, path: str | Path) -> Path:
-    """``torch.jit.trace`` of the network; the padding to a multiple of 4 stays dynamic."""
+    """``torch.jit.script`` of the network: the padding to a multiple of 4 stays dynamic."""
     path = Path(path)
     network = network.eval()
     with torch.no_grad():

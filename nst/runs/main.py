@@ -83,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
     try:
-        if argv[:1] == ["stylize"]:  # a trained real-time style on a photo, folder or video
-            from nst.runs.realtime_cli import stylize_command
+        if argv[:1] in (["stylize"], ["export"]):  # a trained real-time style: applied, or exported
+            from nst.runs.realtime_cli import export_command, stylize_command
 
-            return stylize_command([a for a in argv[1:] if a != "--verbose"])
+            command = stylize_command if argv[0] == "stylize" else export_command
+            return command([a for a in argv[1:] if a != "--verbose"])
         run([a for a in argv if a != "--verbose"])
     except (NSTError, MisconfigurationException) as e:
         if verbose:

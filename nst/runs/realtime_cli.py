@@ -91,6 +91,10 @@ class RealtimeCLI(LightningCLI):
         configs = config.get("config") or []
         name = self.run_name = config.run_name or (Path(str(configs[-1])).stem if configs else "realtime")
         config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
+        t = config.trainer
+        if t.max_time and t.max_epochs == TRAINER_DEFAULTS["max_epochs"] and (t.max_steps or -1) < 0:
+            t.max_epochs = -1  # a time budget: as many epochs as fit in it (a small folder is one in seconds)
+            print(f"nst: training until trainer.max_time {t.max_time} is spent (epochs unlimited)")
         precision, why = usable_precision(config.trainer.precision, config.trainer.accelerator)
         if why:
             print(why)
@@ -161,4 +165,23 @@ def stylize_command(argv: list[str]) -> int:
         print(f"nst: wrote {save_image(picture, target, style.metadata)}")
     else:
         raise ConfigError(f"--input {source} does not exist. Fix: a photo, a folder of photos or a video")
+    return 0
+
+
+def export_command(argv: list[str]) -> int:
+    """``train.py export --model x.ckpt --output style.onnx|style.pt``: ONNX or TorchScript, any size."""
+    from nst.realtime.apply import load_style
+    from nst.realtime.export import export_onnx, export_torchscript
+
+    parser = OneLineParser(prog="train.py export", allow_abbrev=False,
+                           description="Export a trained real-time style as ONNX (.onnx) or TorchScript (.pt).")
+    parser.add_argument("--model", required=True, help="the style's checkpoint")
+    parser.add_argument("--output", required=True, help="style.onnx (ONNX, opset 18) or style.pt (TorchScript)")
+    args = parser.parse_args(argv)
+    target = Path(args.output).expanduser()
+    if target.suffix not in (".onnx", ".pt"):
+        raise ConfigError(f"--output {target}: unknown format. Fix: a name ending in .onnx or .pt")
+    network = load_style(args.model).network
+    path = export_onnx(network, target) if target.suffix == ".onnx" else export_torchscript(network, target)
+    print(f"nst: wrote {path} (input 'photo' Bx3xHxW in [0, 1], any H and W)")
     return 0
