@@ -106,8 +106,8 @@ class FastStyleTransfer(LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int):
         self.count_skipped(batch["skipped"])
-        if not len(batch["photos"]):
-            return None  # every photo of the batch unreadable: Lightning skips the step
+        if not len(batch["photos"]):  # every photo of the batch unreadable: a step of zero gradient
+            return sum(p.sum() for p in self.network.parameters()) * 0  # (under DDP every device steps alike)
         _, losses = self.losses(batch["photos"])
         self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()}, batch_size=len(batch["photos"]))
         self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)
@@ -125,7 +125,7 @@ class FastStyleTransfer(LightningModule):
         if not len(batch["photos"]):
             return
         stylised, losses = self.losses(batch["photos"])
-        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=len(batch["photos"]))
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=len(batch["photos"]), sync_dist=True)
         if sum(len(g) for g in self._val_grid) < 2 * self.hparams.val_images:
             self._val_grid += [batch["photos"].float().cpu(), stylised.detach().float().cpu()]
 

@@ -103,6 +103,22 @@ class RealtimeCLI(LightningCLI):
             config.trainer.logger = Namespace(class_path="nst.runs.outputs.RunLogger", init_args=Namespace(
                 save_dir=config.output_dir, name=name, version=version, default_hp_metric=False))
 
+    def instantiate_trainer(self, **kwargs):
+        """DDP on several devices without broadcasting buffers: each device's content targets are
+        its own photos' (of its own batch size), and the style targets are the same everywhere."""
+        from lightning.pytorch.strategies import DDPStrategy
+
+        from nst.hardware import selected_devices
+        from nst.runs.distributed import NCCL_TIMEOUT, ddp_strategy
+
+        t = self.config.trainer
+        strategy = ddp_strategy(t.strategy, t.accelerator, t.devices, t.num_nodes)
+        several = len(selected_devices(t.devices, t.accelerator)) * (t.num_nodes or 1) > 1
+        if several and (strategy in ("ddp", "auto") or isinstance(strategy, DDPStrategy)):
+            timeout = {"timeout": NCCL_TIMEOUT} if isinstance(strategy, DDPStrategy) else {}
+            strategy = DDPStrategy(broadcast_buffers=False, **timeout)
+        return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
+
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
 
