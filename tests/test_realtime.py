@@ -262,3 +262,20 @@ def test_a_video_frame_by_frame(trained, tmp_path):
         stream = result.streams.video[0]
         assert (stream.width, stream.height) == (32, 24)
         assert sum(1 for _ in result.decode(video=0)) == frames
+
+
+def test_studio_lists_trained_styles_and_paints_a_dropped_photo(trained, folder, tmp_path):
+    import shutil
+
+    from nst.studio.realtime import paint, trained_styles
+
+    for name, task in (("fast/version_0", "realtime"), ("starry/version_0", None)):
+        run = tmp_path / name
+        (run / "checkpoints").mkdir(parents=True)
+        shutil.copy(trained["ckpt"], run / "checkpoints" / "last.ckpt")
+        (run / "config.yaml").write_text(f"task: {task}\n" if task else "data: {}\n")
+    styles = trained_styles(tmp_path)
+    assert [label for label, _ in styles] == ["fast/version_0"]  # the optimisation's run is not a style
+    picture, message = paint(styles[0][1], str(folder["photos"] / "p3.jpg"), 40)
+    assert picture.size == (40, 40) and message == ""
+    assert paint(styles[0][1], None, 40) == (None, "Drop a photo.")
