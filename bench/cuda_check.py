@@ -1,4 +1,4 @@
-"""The checks a GPU run needs and a CPU cannot make (issue 24), in one script: under 5 minutes
+"""The checks a GPU run needs and a CPU cannot make, in one script: under 5 minutes
 on one GPU, a table, and a non-zero exit on any failure.
 
     python bench/cuda_check.py                            # on the GPU: 512 px, tiles at 2048 px, ...

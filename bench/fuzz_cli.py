@@ -1,4 +1,4 @@
-"""The long randomised fuzz of train.py (README, Tests): random combinations of 1-3 knobs from
+"""The long randomised fuzz of train.py (docs/tests.md): random combinations of 1-3 knobs from
 tests/test_cli.py's BAD_VALUES, each a 1-step run at 32 px; unlike hypothesis it records every
 failure (a traceback, a "Resume with", not one line) instead of stopping at the first.
 

@@ -1,4 +1,4 @@
-"""The golden test's mutation table (README, Tests): each behaviour change, run through the test's
+"""The golden test's mutation table (docs/tests.md): each behaviour change, run through the test's
 own ``run_case`` and ``differences``, and whether the test fails.
 
     nice python bench/golden_mutations.py            # every row (about 17 tiny runs)

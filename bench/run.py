@@ -5,7 +5,7 @@
     python bench/run.py --sizes 256 --steps 40 --repeats 3
     python bench/run.py --variant "ckpt=--model.activation_checkpointing true"  # more of ours
     python bench/run.py --sizes 256 --plain-variant channels_last --plain-variant compile
-    python bench/run.py --write BENCHMARKS.md            # also append the table there
+    python bench/run.py --write docs/performance/benchmarks.md   # also append the table there
 
 Every variant runs in this one process, one after another, A B A B (``--repeats`` rounds), on
 the bundled building photo and Starry Night at each size:

@@ -57,7 +57,7 @@ REFERENCE_SIZE = 400  # starry.yaml's strength_reference_size
 
 # name: settings (see ``Strategy``); budgets are in steps (Adam) or calls (L-BFGS)
 STRATEGIES = {
-    "adam": dict(steps=1000, nchw=True),  # the former default (as before issue 11), continued to 1000 steps: the reference
+    "adam": dict(steps=1000, nchw=True),  # the former default (classic.yaml), continued to 1000 steps: the reference
     "adam-lr05": dict(steps=300, lr=0.05),
     "adam-cosine": dict(steps=150, lr=0.05, cosine=True),
     "adam-normgrad": dict(steps=300, lr=0.05, normalize_gradients=True),
@@ -68,7 +68,7 @@ STRATEGIES = {
     "c2f-nocarry": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, carry_moments=False),
     "c2f-bf16": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, bf16=True),
     "adam-bf16": dict(steps=300, bf16=True),
-    "default": dict(steps=200, lr=0.03, ema=0.9, bf16=True, init="style_colors"),  # starry.yaml (issue 11)
+    "default": dict(steps=200, lr=0.03, ema=0.9, bf16=True, init="style_colors"),  # starry.yaml
 }
 
 
@@ -90,7 +90,7 @@ class Strategy:
     beta2: float = 0.999  # Adam's second-moment decay
     decay: float = 1.0  # lr falls geometrically to lr * decay at the last step
     init: str = "content"  # data.init: content | style_colors (the photo in the painting's colours) | ...
-    nchw: bool = False  # the network in NCHW, as before issue 11 (now NHWC: VGGFeatures.channels_last)
+    nchw: bool = False  # the network in NCHW, as the former default ran it (now NHWC: VGGFeatures.channels_last)
 
     @classmethod
     def named(cls, spec: str) -> Strategy:

@@ -2,7 +2,7 @@
 
     nice python bench/tradeoff.py --weights /work/shared/vgg19/vgg19_features.safetensors \\
         --pairs building-starry,home-fruits,squirrel-starry --factors 0.0001,0.001,0.03,1 --steps 40 \\
-        --size 256 --out docs/tradeoff      # what README's Cost lab shows: 60 runs, 10-90 s each
+        --size 256 --out docs/tradeoff      # what docs/cost-lab.md shows: 60 runs, 10-90 s each
 
 Each definition (its content and style losses, at their calibrated default weights) is run with
 its style weight times each factor, on each pair, from the same start, by the same optimiser

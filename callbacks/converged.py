@@ -23,6 +23,11 @@ class Converged(EarlyStopping):
     The comparison is of log(loss), so that the tolerance is relative. The best value
     restarts at each stage of a coarse-to-fine run (the loss at a new size is not comparable),
     and the wait count and best value are kept in checkpoints (``EarlyStopping``'s state).
+
+    Args:
+        tolerance: stop once the loss falls by less than this share of its best (``null``: off).
+        patience: checks in a row without such a fall before the run stops.
+        check_every_n_steps: compare the loss every this many steps.
     """
 
     def __init__(self, tolerance: float | None = None, patience: PositiveInt = 2,

@@ -16,7 +16,12 @@ from nst.runs.outputs import pair_dir, run_dir, write_text
 class EvalMetrics(Callback):
     """Every ``every_n_steps`` steps and at the end, measure the image with metrics that do
     not depend on the run's own losses (see :class:`nst.objective.metrics.StyleTransferMetrics`);
-    the final values go to ``metrics.json`` in the run's folder."""
+    the final values go to ``metrics.json`` in the run's folder.
+
+    Args:
+        every_n_steps: measure every this many steps (and at the end).
+        enabled: ``false``: no evaluation passes and no ``metrics.json`` (the picture is the same).
+    """
 
     def __init__(self, every_n_steps: PositiveInt = 50, enabled: bool = True):
         self.every_n_steps = every_n_steps

@@ -33,6 +33,11 @@ class RunGuard(Callback):
     ``on_nan: restore_and_halve_lr``, go back to that image with half the learning rate (at most
     ``max_restores`` times). On Ctrl-C, SIGTERM or any error: write ``checkpoints/last.ckpt``
     and say how to resume.
+
+    Args:
+        check_every_n_steps: check the loss and the image every this many steps (one host sync each).
+        on_nan: ``stop`` (keep ``last_good.png`` and stop) or ``restore_and_halve_lr``.
+        max_restores: at most this many restores with half the learning rate, then stop.
     """
 
     def __init__(self, check_every_n_steps: PositiveInt = 10, on_nan: OnNaN = "stop",
@@ -110,7 +115,7 @@ class RunGuard(Callback):
         folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else run_dir(trainer) / "checkpoints"
         path = folder / "last.ckpt"
         try:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)  # the whole state: a resume goes on exactly
         except Exception as e:  # never hide the original error behind this one
             print(f"nst: could not write {path}: {e}", file=sys.stderr)
             return

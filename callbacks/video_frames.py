@@ -28,7 +28,12 @@ class VideoFrames(Callback):
     scalars per frame (``video/content``, ``video/style``, ``video/temporal``, ``video/flicker``,
     ``video/seconds``, ``video/flow_seconds``; x axis: the frame), a frame image every
     ``images_every_n_frames``, a checkpoint after each frame, and ``final.mp4`` at the end
-    (``interrupted.mp4`` of the finished frames if the run stops). ``flow``: DIS preset."""
+    (``interrupted.mp4`` of the finished frames if the run stops).
+
+    Args:
+        images_every_n_frames: a frame image in TensorBoard every this many frames.
+        flow: the DIS optical-flow preset: ``ultrafast``, ``fast`` or ``medium`` (the most accurate).
+    """
 
     def __init__(self, images_every_n_frames: PositiveInt = 10, flow: FlowPreset = "medium"):
         self.images_every_n_frames = images_every_n_frames
@@ -98,7 +103,7 @@ class VideoFrames(Callback):
                 trainer.optimizers[0].state.clear()  # independent frames: a fresh optimiser each
             # else Adam's moments carry on: they describe the image the frame starts from, and a
             # fresh Adam moves every pixel by about lr in its first steps (measured: twice the
-            # flicker; README, "Video")
+            # flicker; docs/guide/video.md)
             self.save_checkpoint(trainer)
 
     def finish_frame(self, trainer: Trainer, pl_module: LightningModule, pair, index: int, raw: torch.Tensor) -> None:

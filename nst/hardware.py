@@ -11,7 +11,7 @@ import torch
 from nst.errors import ConfigError
 
 # bench/run.py on one 2-core AVX2 machine: 35 s per step in bf16-mixed against 0.53 s in 32-true
-# at 192 px (issue 14); on Zen 4 (AVX512-BF16) bf16-mixed is 1.8x faster than 32-true at 512 px.
+# at 192 px; on Zen 4 (AVX512-BF16) bf16-mixed is 1.8x faster than 32-true at 512 px.
 EMULATED_BF16_SLOWDOWN = 66
 NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}  # x86 (two kinds), Arm
 
@@ -70,7 +70,7 @@ def has_bf16_flag(cpuinfo: str) -> bool:
 
 def usable_precision(precision: str, accelerator: str, optimizer: str = "adam") -> tuple[str, str | None]:
     """(precision to run, a line saying why if it differs): bf16 on a CPU that would emulate it
-    falls back to 32-true, which gives the same picture (BENCHMARKS.md) without the slowdown;
+    falls back to 32-true, which gives the same picture (docs/performance/benchmarks.md) without the slowdown;
     on a GPU without bf16, to 16-mixed, or to 32-true for L-BFGS, which Lightning's fp16
     gradient scaling cannot step (16-mixed asked for with L-BFGS is refused in one line)."""
     device = resolve_accelerator(accelerator)

@@ -22,7 +22,7 @@ SHARED_WEIGHTS = SHARED_VGG / "vgg19_features.safetensors"
 
 # Hypothesis profiles. "ci" (the default, and what CI=true picks) is derandomised: the same
 # examples every run, so the README's `pytest` passes or fails by the code, not by luck. "fuzz"
-# draws new examples every run, for the long local search (README, Tests):
+# draws new examples every run, for the long local search (docs/tests.md):
 #   NST_HYPOTHESIS_PROFILE=fuzz NST_FUZZ_EXAMPLES=3000 nice pytest tests/test_cli.py -k fuzz
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True)
@@ -103,3 +103,13 @@ def panned_frames(frames: int = 4, step: tuple[int, int] = (3, 2), width: int = 
     photo = resize_long_side(load_image(ASSETS / "building.jpg"), max(width, height) * 2)
     dx, dy = step
     return [photo[..., 4 + t * dy: 4 + t * dy + height, 4 + t * dx: 4 + t * dx + width] for t in range(frames)]
+
+
+@pytest.fixture(autouse=True)
+def _run_in_a_temporary_folder(tmp_path, monkeypatch):
+    """Every test runs in its own temporary folder: a run with a relative (or empty) output
+    folder, checkpoint folder or run name writes there, never into the checkout (.ci/run fails
+    when the suite leaves a file in it). The strength balances measured at a reference size are
+    kept there too, so that no test finds another's (or the user's) measurement."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NST_BALANCES", str(tmp_path / "balances.json"))

@@ -229,7 +229,7 @@ BAD_VALUES = {  # keys a user sets, with wrong, out-of-range and a few valid val
     "checkpoint.every_n_train_steps": ["-2", "x"],
     "scales": ["[64, 32]", "[0]", "x", "[]", "[8, 16]"],
     "steps_per_scale": ["[0]", "x", "[1, 2, 3]"],
-    # every other knob that takes a value (issue 20)
+    # every other knob that takes a value
     "model.content_loss_options": ["{normalization: gatys}", "{normalization: x}", "{eps: -1}", "x"],
     "model.final_stage_share": ["-0.1", "1.5", "x", "0.5"],
     "model.normalize_gradients": ["true", "x"],
@@ -275,7 +275,7 @@ BAD_VALUES = {  # keys a user sets, with wrong, out-of-range and a few valid val
     "trainer.detect_anomaly": ["true"],
     "trainer.inference_mode": ["false"],
     "trainer.barebones": ["true"],
-    # the rest of what train.py accepts (issue 20: every knob that takes a value)
+    # the rest of what train.py accepts (every knob that takes a value)
     "data.style": ["/no/style.jpg", str(ASSETS / "README.md"), "", str(ASSETS / "masks"), str(ASSETS / "fruits.jpg")],
     "data.alpha": ["keep", "x", "none"],
     "image_saver.format": ["jpeg", "webp", "png16", "tiff16", "gif", "x"],
@@ -374,8 +374,8 @@ def test_the_default_hypothesis_profile_draws_the_same_examples_every_run():
 
 
 
-FUZZ_FOUND = [  # what the long randomised fuzz found (README, Tests), kept as explicit cases
-    ["--model.lr", "1e-3", "--model.strength_reference_size", "10"],  # issue 20: a max_pool2d traceback
+FUZZ_FOUND = [  # what the long randomised fuzz found (docs/tests.md), kept as explicit cases
+    ["--model.lr", "1e-3", "--model.strength_reference_size", "10"],  # was a max_pool2d traceback
     ["--trainer.fast_dev_run", "true"],  # TypeError: the run's folder from a logger that is not there
     ["--model.lr_schedule", "cosine", "--trainer.limit_train_batches", "0.5"],  # Lightning's error, then "Resume with"
     ["--trainer.accumulate_grad_batches", "0"],  # ZeroDivisionError in Lightning's first step

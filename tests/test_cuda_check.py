@@ -1,4 +1,4 @@
-"""``bench/cuda_check.py``, the GPU checklist of issue 24, as a dry run on the CPU at tiny sizes:
+"""``bench/cuda_check.py``, the GPU checklist, as a dry run on the CPU at tiny sizes:
 every check runs its code path and the table says ok (on a GPU it checks what a CPU cannot)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Golden runs: every shipped config (and the main variants) at a tiny size with a random network
 (on purpose, see conftest) must keep making the same pictures *and the same loss curves*.
 
-What is compared, and why it pins behaviour rather than last bits (README, Tests):
+What is compared, and why it pins behaviour rather than last bits (docs/tests.md):
 
 * **The loss curves** (every ``loss/*`` TensorBoard scalar at every step of every run of the
   case, in ``losses.json``). A run's first step depends only on its start and its objective,
@@ -22,7 +22,7 @@ What is compared, and why it pins behaviour rather than last bits (README, Tests
   (Adam's noise goes either way: 0.06/255 measured at most; another average moves it 0.35/255);
   another lr, average, step count, colour handling or a swapped output fails one of them.
 
-The mutation table in README (Tests) shows each listed change failing. On the machine that
+The mutation table in docs/tests.md shows each listed change failing. On the machine that
 wrote the references ``NST_GOLDEN_EXACT=1`` demands equality of every pixel and every logged
 value; ``NST_WRITE_GOLDEN=1 pytest tests/test_golden.py`` rewrites the references.
 """
@@ -66,7 +66,7 @@ CASES = {
 
 def run_case(name: str, tmp_path: Path, *mutation: str) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
     """(final.png of every run, its loss curves) of case ``name``; ``mutation``: more arguments,
-    last (the README's mutation table)."""
+    last (the mutation table in docs/tests.md)."""
     config, *extra = CASES[name]
     fragments = extra[:2] if extra[:1] == ["--config"] else []  # a config fragment goes before the tiny overrides
     args = ["--config", str(CONFIGS / config), *fragments,

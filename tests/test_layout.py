@@ -18,7 +18,7 @@ def layer(module: str) -> int:
     parts = module.split(".")
     box = parts[1] if len(parts) > 1 else "api"
     box = {"callbacks": "runs"}.get(box, "shared" if box in SHARED else box)
-    assert box in LAYERS, f"{module} is in no box of the layout (README, How it works)"
+    assert box in LAYERS, f"{module} is in no box of the layout (docs/architecture.md)"
     return LAYERS.index(box)
 
 

@@ -107,7 +107,7 @@ def test_ddp_makes_each_pair_once_as_one_process_does_and_resumes(tmp_path, styl
 
     Equal within one grey level (max 1/255, mean 1e-3): with one thread per process oneDNN sums
     in another order than with two threads in one process, which on CPUs without AVX-512 moves
-    a few pixels by one level after a few steps (issue 14). A wrong pair, an image averaged or
+    a few pixels by one level after a few steps. A wrong pair, an image averaged or
     broadcast across ranks, or a resume without its own moments differs by tens of levels."""
     common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
               *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]

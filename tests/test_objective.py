@@ -190,6 +190,25 @@ def test_strength_factor_gives_the_reference_sizes_balance(random_weights):
     assert abs(balance(at_large, large.content, 0) / reference - 1) > 0.05  # without it the balance drifts
 
 
+def test_the_reference_balance_is_kept_on_disk_for_the_next_run_of_the_same_inputs(random_weights, monkeypatch):
+    """A second run of the same photo, painting and definition skips the pass at the reference
+    size (a 64 px preview of starry.yaml spent most of its time there); other inputs measure."""
+    import nst.model.strength as strength
+
+    measured, real = [], strength.balance
+    monkeypatch.setattr(strength, "balance", lambda o, content, seed: measured.append(max(content.shape[-2:])) or
+                        real(o, content, seed))
+    vgg = vgg_for(random_weights)
+    factors = []
+    for style in ("starry_night.jpg", "starry_night.jpg", "fruits.jpg"):
+        pair = tiny_pair(style, size=32)
+        objective = StyleObjective.build(vgg, GATYS, pair.content, pair.styles, LossWeights(1, 1e4))
+        factors.append(strength_factor(objective, GATYS, pair, 48))
+    assert measured == [48, 32, 32, 48, 32]  # the second run: its own size only
+    assert factors[0] == factors[1] and factors[2] != factors[0]
+    assert len(strength.read_balances()) == 2
+
+
 def test_strength_calibration_skips_what_would_cost_more_than_the_preview(random_weights, capsys):
     """mrf's cost grows with the square of the pixels: a 32 px preview does not measure at 400 px
     (that took 188 s for starry.yaml at 96 px before); gram's pass at 400 px is cheap and done."""

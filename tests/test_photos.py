@@ -1,4 +1,4 @@
-"""Photos in, prints out (issue 21): colour profiles, phone formats, transparency, output formats."""
+"""Photos in, prints out: colour profiles, phone formats, transparency, output formats."""
 
 from __future__ import annotations
 

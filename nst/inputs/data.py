@@ -60,7 +60,7 @@ class StylePairDataModule(LightningDataModule):
             loss's statistics are guided by it (Gatys et al. 2017).
         style_masks: one mask per style image (where to take its style from; default all).
         init: ``style_colors`` (the photo in the painting's colours: fewer steps to the same
-            loss, issue 11), ``content``, ``noise``, ``content+noise``, ``style`` or an image path.
+            loss), ``content``, ``noise``, ``content+noise``, ``style`` or an image path.
         init_noise_ratio: share of noise in the ``content+noise`` start.
         seed: seeds the noise and the losses' random numbers (pair i uses its own offset).
         max_input_pixels: larger input images are refused (decompression-bomb guard).

@@ -13,7 +13,7 @@ from nst.media.images import MIN_SIDE, scaled_size
 
 # Peak memory per pixel of the generated image, measured by bench/memory.py on CPU (the slope
 # of a fresh process's peak RSS between 512 and 1024 px; Gatys layers, Adam, evaluation metrics
-# on; BENCHMARKS.md). Keyed by (bf16, activation checkpointing). On CUDA the activations are the
+# on; docs/performance/benchmarks.md). Keyed by (bf16, activation checkpointing). On CUDA the activations are the
 # same tensors; the allocator's and cuDNN's workspace are what SAFETY leaves room for.
 BYTES_PER_PIXEL = {
     (False, False): 2933,
@@ -26,7 +26,7 @@ RESERVE = 1 << 30  # and leave this much for the weights, targets and evaluation
 # Bytes per pixel of the whole image that a tiled run holds beside the tile's work: the image,
 # its gradient, Adam's two moments, the photo, the start, the content target (relu4_2: 32 B/px)
 # and the saved images. Measured by bench/tiling.py (the slope of peak RSS over image size with
-# a fixed tile; BENCHMARKS.md).
+# a fixed tile; docs/performance/benchmarks.md).
 TILED_BYTES_PER_PIXEL = 150
 MAX_AUTO_TILE = 2048
 TILE_SHARE = 2 << 30  # what size: auto leaves for the tile's work when tiled

@@ -1,7 +1,7 @@
 """Output formats: an image (1x3xHxW float in [0, 1], optional 1x1xHxW alpha) encoded in memory as
 8-bit PNG, 16-bit PNG, 16-bit TIFF, JPEG or WebP, every one tagged sRGB and carrying the run's
 configuration where the format can hold it. 16-bit files are quantised from the float image.
-Writers (measured on a 2500 px picture, README "Output formats"): Pillow for 8-bit PNG, JPEG and
+Writers (measured on a 2500 px picture, docs/guide/photos-and-formats.md): Pillow for 8-bit PNG, JPEG and
 WebP, OpenCV for 16-bit PNG (Pillow has no 16-bit RGB), tifffile for TIFF (OpenCV cannot embed
 a profile in TIFF; zlib level 1 with the horizontal predictor: as fast as level 6 without it and
 11-21 % smaller)."""

@@ -1,7 +1,7 @@
 """Colour management with Pillow's ``ImageCms`` (LittleCMS): a photo tagged with an ICC profile
 (Adobe RGB from a camera, Display P3 from a phone, a scanner's profile) is converted to sRGB on
 load, the space VGG19 was trained in and the one every output is tagged with. Read without it,
-an Adobe RGB photo comes back 16 % less saturated (issue 21)."""
+an Adobe RGB photo comes back 16 % less saturated."""
 
 from __future__ import annotations
 

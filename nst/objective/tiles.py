@@ -23,7 +23,7 @@ from nst.objective.losses.moments import Moments
 from nst.seeds import derive_seed
 
 ALIGN = 16  # px: four 2x2 poolings before relu5_1
-DEFAULT_HALO = 80  # px: the narrowest with exact features up to relu5_1 (bench/tiling.py, BENCHMARKS.md)
+DEFAULT_HALO = 80  # px: the narrowest with exact features up to relu5_1 (bench/tiling.py, docs/performance/benchmarks.md)
 
 
 def stride(layer: str) -> int:

@@ -44,21 +44,25 @@ def check_config_files(args: list[str]) -> None:
                               f"the inputs). Fix: move {', '.join(moved)} from model: to data:")
 
 
-@functools.cache
-def known_keys() -> tuple[str, ...]:
-    """Every dotted key the command line accepts, for 'did you mean' suggestions and the API's
-    option names (read from the classes' signatures once per process)."""
+def sections() -> dict[str, type]:
+    """The config's sections and the class each one configures."""
     from lightning.pytorch import Trainer
 
-    sections = {
+    return {
         "model": NeuralStyleTransfer, "data": StylePairDataModule, "trainer": Trainer,
         "image_saver": ImageSaver, "eval_metrics": EvalMetrics, "run_guard": RunGuard, "video_frames": VideoFrames,
         "converged": Converged, "timelapse": Timelapse,
         "checkpoint": ModelCheckpoint,
     }
+
+
+@functools.cache
+def known_keys() -> tuple[str, ...]:
+    """Every dotted key the command line accepts, for 'did you mean' suggestions and the API's
+    option names (read from the classes' signatures once per process)."""
     keys = ["config", "print_config", "output_dir", "run_name", "ckpt_path", "sweep", "scales",
             "steps_per_scale"]
-    for section, cls in sections.items():
+    for section, cls in sections().items():
         params = inspect.signature(cls.__init__).parameters
         keys += [f"{section}.{p}" for p in params if p not in ("self", "args", "kwargs")]
     return tuple(keys)

@@ -24,10 +24,10 @@ import torch
 import yaml
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, Timelapse, VideoFrames
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, StepProgressBar, Timelapse, VideoFrames
 from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
@@ -39,7 +39,7 @@ from nst.inputs.pairs import collect_pairs, stem
 PATH_KEYS = {"data": ("content", "style", "pairs", "init", "content_masks", "style_masks"), "model": ("weights",)}
 TRAINER_DEFAULTS = {
     "max_steps": 200,  # from the photo in the painting's colours, Adam 0.03 + an average: the loss of the former
-                       # 300 steps (lr 0.02, fp32) in under 1/3 of their time (README, "Time to a finished picture")
+                       # 300 steps (lr 0.02, fp32) in under 1/3 of their time (docs/performance/time-to-quality.md)
     "devices": 1,  # Lightning's auto takes every GPU: several only when asked (a number, or auto for several pairs)
     "precision": "bf16-mixed",  # where native (CPU with AVX512-BF16/AMX, Ampere+ GPU); else 32-true / 16-mixed
     "max_epochs": -1,
@@ -105,6 +105,19 @@ class NSTCLI(LightningCLI):
             help="Resume from a checkpoint file, or 'last' for the newest run of this run_name.",
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """``--help``: the keys most runs set (``nst.runs.reference``); ``--help all``: every key."""
+        for flag in ("-h", "--help"):
+            if isinstance(args, list) and flag in args:
+                i = args.index(flag)
+                if args[i + 1:i + 2] != ["all"]:
+                    from nst.runs.reference import short_help
+
+                    print(short_help(parser))
+                    raise SystemExit(0)
+                args = [*args[:i + 1], *args[i + 2:]]
+        super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self) -> None:
         config = self.config
         resolve_config_paths(config)
@@ -149,6 +162,14 @@ class NSTCLI(LightningCLI):
         t = self.config.trainer
         strategy = ddp_strategy(t.strategy, t.accelerator, t.devices, t.num_nodes)
         return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        """The run's own progress bar (steps of the run, not batches of an epoch) unless the bar
+        is off or the config names one."""
+        named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
+        if config.get("enable_progress_bar", True) is not False and not named:
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator

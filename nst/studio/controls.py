@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from nst.errors import ConfigError
 
-# One line each on what the cost lab's losses match (README, "Cost lab").
+# One line each on what the cost lab's losses match (docs/cost-lab.md).
 STYLE_LOSS_LINES = {
     "gram": "gram: the painting's feature correlations (Gatys): brush texture everywhere, the photo kept",
     "mean_std": "mean_std: each feature's mean and spread (AdaIN): softer, no channel correlations",
@@ -26,7 +26,7 @@ COLOURS = {  # what the page says -> preserve_color
     "the photo's (luminance only)": "luminance",
     "the photo's palette on the painting": "histogram",
 }
-# The quality presets: steps of the default run (README, "Time to a finished picture"). Every preset
+# The quality presets: steps of the default run (docs/performance/time-to-quality.md). Every preset
 # keeps the balance of the 400 px demo at any size (strength_reference_size).
 PRESETS = {"preview": 60, "default": 200, "final": 500}
 STRENGTH_RANGE = (-2.0, 2.0)  # decades around the chosen loss's calibrated weight
@@ -77,7 +77,7 @@ def style_weight(strength: float, style_loss: str) -> float:
 
 
 def tv_weight(smoothness: float) -> float:
-    """0 switches total variation off; 1..4 are 1e3..1e6 (1e5 suits vgg19-caffe, README)."""
+    """0 switches total variation off; 1..4 are 1e3..1e6 (1e5 suits vgg19-caffe)."""
     if smoothness < 0:
         raise ConfigError(f"smoothness {smoothness} is negative. Fix: 0 (off) or more")
     return 0.0 if smoothness == 0 else float(f"{10 ** (smoothness + 2):.4g}")
@@ -126,7 +126,7 @@ def options(settings: Settings, paintings: int) -> dict:
 def print_chain(picture: str, size: int, target: int, tile_size: int | str = 512) -> dict:
     """The options that take a finished picture of ``size`` px up to ``target`` px: coarse to fine
     from the picture itself (its own size is not run again), tiled where an image is larger than
-    a tile (README, "Print size")."""
+    a tile (docs/guide/print-size.md)."""
     if target <= size:
         raise ConfigError(f"print size {target} px is not above the picture's {size} px. Fix: a larger "
                           "print size, or a smaller picture size")

@@ -40,7 +40,7 @@ class SelfGram(torch.autograd.Function):
     where autograd, which sees two operands, does two (F^T dG and dG F). Under mixed precision F
     comes in bf16/fp16 and the backward's product runs in that precision (the gradient goes on
     into the network's bf16 backward anyway): 0.500 -> 0.462 s per 400 px bf16 step on two CPU threads
-    (BENCHMARKS.md section 6, session 4)."""
+    (docs/performance/benchmarks.md, section 6)."""
 
     @staticmethod
     def forward(ctx, f: torch.Tensor) -> torch.Tensor:

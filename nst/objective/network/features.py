@@ -67,7 +67,7 @@ class VGGFeatures(nn.Module):
         self._taps = {layer_index(n): n for n in self.layers}
         self.activation_checkpointing = activation_checkpointing
         # NHWC activations, oneDNN's and cuDNN's own layout: no reorder around each conv (0.86 s
-        # against 1.06-1.15 s per 400 px bf16 step on CPU, BENCHMARKS.md section 6); not on MPS
+        # against 1.06-1.15 s per 400 px bf16 step on CPU, docs/performance/benchmarks.md section 6); not on MPS
         self.channels_last = True
 
     def train(self, mode: bool = True):
@@ -93,7 +93,7 @@ class VGGFeatures(nn.Module):
     def _checkpointed(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Keep only the tapped activations (the losses need them anyway); everything between
         two taps is recomputed in the backward pass: 28% less memory per pixel for 33-47% more
-        time per step (bench/memory.py, bench/run.py, BENCHMARKS.md)."""
+        time per step (bench/memory.py, bench/run.py, docs/performance/benchmarks.md)."""
         out, start = {}, 0
         for tap in sorted(t for t in self._taps if t >= 0):
             segment = self.net[start: tap + 1]
