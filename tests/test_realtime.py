@@ -21,12 +21,7 @@ from nst.realtime.module import FastStyleTransfer
 from nst.realtime.network import TransformerNet
 from nst.realtime.photos import PhotoDataModule
 from nst.realtime.predict import stylize_folder
-
-
-def one_line_error(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("error:")]
-    assert len(err) == 1, err
-    return err[0]
+from tests.test_cli import one_line_error
 
 
 @pytest.fixture(scope="module")

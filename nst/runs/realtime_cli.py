@@ -130,6 +130,10 @@ def run_realtime(args: list[str]) -> RealtimeCLI:
     except argparse.ArgumentError as e:
         raise explain_argument_error(e) from None
     cli.fit()
+    checkpoint = getattr(cli.trainer.checkpoint_callback, "last_model_path", "")
+    if checkpoint and cli.trainer.is_global_zero:
+        print(f"nst: trained {cli.trainer.global_step} steps; the style: {checkpoint}; apply it: python train.py "
+              f"stylize --model {checkpoint} --input photo.jpg --output out.png")
     return cli
 
 
