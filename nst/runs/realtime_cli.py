@@ -121,6 +121,12 @@ class RealtimeCLI(LightningCLI):
 
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
+        callback = self.trainer.checkpoint_callback
+        if callback is not None and callback.dirpath and not self.trainer.interrupted:
+            # the state the run ended with (a max_time stop comes between every_n_train_steps saves)
+            last = callback.last_model_path or str(Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}.ckpt")
+            self.trainer.save_checkpoint(last)
+            callback.last_model_path = last
 
 
 def run_realtime(args: list[str]) -> RealtimeCLI:
