@@ -92,13 +92,17 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         photo = resize_long_side(photo_full, size)
         ms = network_ms(networks, photo, args.repeats)
-        step = optimisation_step_s(vgg, size, args.opt_steps, bf16_native)
-        total = step * STEPS
         h, w = photo.shape[-2:]
-        rows.append(f"| {size} ({w}x{h}) | {ms[('small', 'fp32')]:.0f} ms | {ms[('small', 'bf16')]:.0f} ms | "
-                    f"{ms[('johnson', 'fp32')]:.0f} ms | {ms[('johnson', 'bf16')]:.0f} ms | "
-                    f"{total:.0f} s ({step:.2f} s/step x {STEPS}, extrapolated) | "
+        row = (f"| {size} ({w}x{h}) | {ms[('small', 'fp32')]:.0f} ms | {ms[('small', 'bf16')]:.0f} ms | "
+               f"{ms[('johnson', 'fp32')]:.0f} ms | {ms[('johnson', 'bf16')]:.0f} ms | ")
+        if args.opt_steps:  # --opt-steps 0: the networks alone
+            step = optimisation_step_s(vgg, size, args.opt_steps, bf16_native)
+            total = step * STEPS
+            row += (f"{total:.0f} s ({step:.2f} s/step x {STEPS}, extrapolated) | "
                     f"{total * 1000 / ms[('johnson', 'fp32')]:.0f}x |")
+        else:
+            row += "(not run) | |"
+        rows.append(row)
         print(rows[-1], flush=True)
     print("\n".join(rows))
 
