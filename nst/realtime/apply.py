@@ -93,14 +93,20 @@ class Style:
         if not is_video_file(source) or not Path(source).is_file():
             raise ConfigError(f"{source} is not a video file. Fix: an .mp4/.avi/.mov/... file")
         writer = None
-        with av.open(str(source)) as container:
-            stream = container.streams.video[0]
-            fps = Fraction(stream.average_rate or 25)
-            for frame in container.decode(stream):
-                out = self(frame.to_ndarray(format="rgb24"), size, return_tensor=True, precision=precision)
-                if writer is None:
-                    writer = VideoWriter(Path(target), fps, tuple(out.shape[-2:]), "the frames before are lost")
-                writer.add(to_uint8(out).permute(1, 2, 0).numpy())
+        try:
+            with av.open(str(source)) as container:
+                stream = container.streams.video[0]
+                fps = Fraction(stream.average_rate or 25)
+                for frame in container.decode(stream):
+                    out = self(frame.to_ndarray(format="rgb24"), size, return_tensor=True, precision=precision)
+                    if writer is None:
+                        writer = VideoWriter(Path(target), fps, tuple(out.shape[-2:]), "the frames before are lost")
+                    writer.add(to_uint8(out).permute(1, 2, 0).numpy())
+        except (av.error.FFmpegError, IndexError) as e:  # a damaged stream: keep the frames decoded so far
+            if writer is None:
+                raise ConfigError(f"cannot decode video {source} ({' '.join(str(e).split())[:120]}). Fix: re-encode "
+                                  "it (e.g. to H.264 MP4)") from None
+            print(f"nst: {source}: decoding stopped after {writer.frames} frames; using those")
         if writer is None:
             raise ConfigError(f"{source} has no frames. Fix: a video with at least one frame")
         return writer.close()

@@ -43,6 +43,7 @@ class Photos(Dataset):
 
     def __init__(self, files: list[Path], size: int, train: bool, zoom: float = 1.25):
         self.files, self.size, self.train, self.zoom = files, size, train, zoom
+        self.reported: set[int] = set()
         crop = T.RandomCrop(size) if train else T.CenterCrop(size)
         self.transform = T.Compose([crop, T.RandomHorizontalFlip()] if train else [crop])
 
@@ -59,7 +60,9 @@ class Photos(Dataset):
                                Image.Resampling.BICUBIC, reducing_gap=3.0)
                 image = pil_to_tensor(im).float().div_(255)
         except (ImageError, OSError, ValueError) as e:  # truncated after a good header, ...
-            self.last_error = str(e)
+            if index not in self.reported:  # once per file (the count is in data/skipped)
+                self.reported.add(index)
+                print(f"nst: skipped: {e}")
             return None
         return self.transform(image)
 
