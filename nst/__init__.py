@@ -16,7 +16,7 @@ import importlib
 
 _PUBLIC = {
     "stylize": "nst.api", "command_line": "nst.api", "warm_up": "nst.api", "save": "nst.api",
-    "Progress": "nst.callbacks.watch",
+    "Progress": "nst.callbacks.watch", "load_style": "nst.realtime.apply",
     "StyleObjective": "nst.objective.style_objective", "LossDefinition": "nst.objective.style_objective",
     "LossWeights": "nst.objective.style_objective",
     "VGGFeatures": "nst.objective.network.features", "load_weights": "nst.objective.network.weights",

@@ -33,7 +33,8 @@ QUIET = {"trainer.enable_progress_bar": False, "trainer.logger": False, "eval_me
          "image_saver.tensorboard": False, "checkpoint.save_last": False}
 
 
-def stylize(content: StyleInput, style: StyleInput | list, *, config: str | None = None,
+def stylize(content: StyleInput, style: StyleInput | list | None = None, *, model: str | Path | None = None,
+            config: str | None = None,
             on_progress: Callable | None = None, progress_every: int = 10, stop: threading.Event | None = None,
             return_tensor: bool = False, output_dir: str | Path | None = None, **options):
     """Make one picture (or, for a video, its frames) and return it as a PIL image (a 1x3xHxW
@@ -42,8 +43,16 @@ def stylize(content: StyleInput, style: StyleInput | list, *, config: str | None
     ``config`` a shipped config's name or a YAML path, under the options. ``on_progress``
     receives a :class:`nst.callbacks.watch.Progress` every ``progress_every`` steps; setting
     ``stop`` (or returning ``False`` from ``on_progress``) ends the run with the current picture.
-    Errors are the project's one-line exceptions (:class:`nst.errors.NSTError`)."""
+    Errors are the project's one-line exceptions (:class:`nst.errors.NSTError`).
+
+    ``model="x.ckpt"`` (a trained real-time style, ``docs/realtime.md``) paints the photo in one
+    pass instead, at ``size`` (long side; default its own); the network is loaded once and cached."""
     from nst.callbacks.watch import Watch
+
+    if model is not None:
+        return stylize_fast(content, model, return_tensor, **options)
+    if style is None:
+        raise ConfigError("no painting. Fix: nst.stylize(photo, painting), or model='x.ckpt' for a trained style")
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(one_line_errors(output_dir))
@@ -99,6 +108,17 @@ def take_back(folder: Path, before: set | None) -> None:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
     if before is None and not any(folder.iterdir()):
         folder.rmdir()
+
+
+def stylize_fast(content: StyleInput, model: str | Path, return_tensor: bool = False, size: int | None = None,
+                 precision: str = "32", **options):
+    """``stylize(photo, model=...)``: a trained style's network on one photo."""
+    from nst.realtime.apply import load_style
+
+    if options:
+        raise ConfigError(f"a trained style takes size and precision only, not {', '.join(sorted(options))}. "
+                          "Fix: leave those out, or train a style with them (docs/realtime.md)")
+    return load_style(model)(content, size, return_tensor=return_tensor, precision=precision)
 
 
 def command_line(content: str | Path, style: str | Path | list, config: str | None = None, **options) -> str:

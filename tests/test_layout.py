@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT
 
-LAYERS = ["shared", "media", "inputs", "objective", "model", "runs", "api", "studio"]
+LAYERS = ["shared", "media", "inputs", "objective", "model", "realtime", "runs", "api", "studio"]
 SHARED = {"errors", "config_types", "seeds", "hardware", "linalg"}
 
 

@@ -257,7 +257,7 @@ def ensure_writable(folder: Path, key: str = "output_dir") -> None:
         ) from None
 
 
-def resolve_config_paths(config: Namespace) -> None:
+def resolve_config_paths(config: Namespace, path_keys: dict = PATH_KEYS) -> None:
     """Relative image and weights paths written in a config file are relative to that file's
     folder (``configs/starry.yaml`` says ``../assets/...``); command-line values to the cwd."""
     for config_file in config.get("config") or []:
@@ -266,7 +266,7 @@ def resolve_config_paths(config: Namespace) -> None:
             written = yaml.safe_load(config_file.read_text()) or {}
         except (OSError, yaml.YAMLError):
             continue
-        for section, keys in PATH_KEYS.items():
+        for section, keys in path_keys.items():
             for key in keys:
                 value = (written.get(section) or {}).get(key)
                 if value is None or value != config[section].get(key):
@@ -349,7 +349,10 @@ def run(args: list[str] | None = None, fit: bool = True):
     CLI of a plain run, or the path of a sweep's contact sheet or a chain's final image; with
     ``fit=False`` the CLI of a plain run, built but not fitted."""
     from nst.runs.plan import build_plan, execute
+    from nst.runs.realtime_cli import is_realtime, run_realtime
 
+    if is_realtime(list(args or [])):  # a style network to train (configs/fast_starry.yaml)
+        return run_realtime(list(args))
     args = canonical_args(list(args or []))
     if not fit:
         return parse(args, instantiate=True)

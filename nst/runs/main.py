@@ -86,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
     started = time.monotonic()
     try:
+        if argv[:1] in (["stylize"], ["export"]):  # a trained real-time style: applied, or exported
+            from nst.runs.realtime_cli import export_command, stylize_command
+
+            command = stylize_command if argv[0] == "stylize" else export_command
+            return command([a for a in argv[1:] if a != "--verbose"])
         result = run([a for a in argv if a != "--verbose"])
     except SystemExit as e:  # Lightning ends a run stopped by SIGTERM or Ctrl-C with SystemExit
         code = stopped_code(e)

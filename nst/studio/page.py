@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from nst.studio import controls, handlers
+from nst.studio import controls, handlers, realtime
 from nst.studio.handlers import Studio
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -116,6 +116,7 @@ def build(studio: Studio, delete_cache: tuple[int, int] | None = None) -> gr.Blo
             with gr.Column(scale=1):
                 live = live_column()
         results = results_row()
+        realtime.section()
         wire(page, studio, SimpleNamespace(**vars(inputs), **vars(knobs), **vars(live), **vars(results)))
     return page
 

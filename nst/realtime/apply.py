@@ -1,0 +1,145 @@
+"""A trained style, applied: ``load_style("x.ckpt")`` reads the network out of a training
+checkpoint once (cached) and checks it (format version, network variant) in one line; the
+:class:`Style` paints a photo in one pass at any size, and a video frame by frame."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from nst.errors import ConfigError, NSTError
+from nst.media.images import load_image, pil_to_float_tensor, resize_long_side, to_uint8
+from nst.media.video import VideoWriter
+from nst.realtime.module import FORMAT_VERSION
+from nst.realtime.network import VARIANTS, TransformerNet
+
+
+class StyleCheckpointError(NSTError):
+    """A checkpoint that is not a real-time style this version can read."""
+
+
+def read_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise StyleCheckpointError(f"style checkpoint {path} is not a file. Fix: the last.ckpt of a run of "
+                                   "--config fast_starry.yaml (outputs/<run>/version_N/checkpoints/)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same one-line problem
+        problem = " ".join(str(e).split())[:160]
+        raise StyleCheckpointError(f"cannot read style checkpoint {path} ({type(e).__name__}: {problem}). "
+                                   "Fix: a last.ckpt written by a real-time training run") from None
+
+
+def check_record(record: dict | None, path: Path) -> str:
+    """The network variant the checkpoint's record names, or a one-line error."""
+    if record is None:
+        raise StyleCheckpointError(f"{path} is not a real-time style (no nst_realtime record: an optimisation's "
+                                   "checkpoint?). Fix: a checkpoint of python train.py --config fast_starry.yaml")
+    if record.get("format") != FORMAT_VERSION:
+        raise StyleCheckpointError(f"{path} is a real-time style of format {record.get('format')}; this nst reads "
+                                   f"format {FORMAT_VERSION}. Fix: retrain it with this version, or use the nst that made it")
+    if record.get("network") not in VARIANTS:
+        raise StyleCheckpointError(f"{path} names network '{record.get('network')}'; this nst knows "
+                                   f"{', '.join(VARIANTS)}. Fix: the nst version that trained it")
+    return record["network"]
+
+
+class Style:
+    """One trained style network. ``style(photo, size=512)`` -> PIL image (``return_tensor``:
+    1x3xHxW in [0, 1]); ``photo`` a path, PIL image, HxWx3 uint8 array or (1x)3xHxW tensor."""
+
+    def __init__(self, network: TransformerNet, path: Path, record: dict, config: dict):
+        self.network = network.eval().requires_grad_(False)
+        self.path, self.record, self.config = path, record, config
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """What every output carries: the model's identity and its training config."""
+        text = json.dumps(self.config, sort_keys=True, default=str)
+        return {"nst:model": str(self.path), "nst:model_sha256": self.sha256, "nst:network": self.record["network"],
+                "nst:style": str(self.record.get("style")), "nst:config": text,
+                "nst:config_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+    def tensor(self, photo: torch.Tensor, precision: str = "32") -> torch.Tensor:
+        """Bx3xHxW in [0, 1] -> the stylised batch (float32), on the network's device."""
+        device = next(self.network.parameters()).device
+        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if "bf16" in precision
+                    else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            return self.network(photo.to(device)).float()
+
+    def __call__(self, photo, size: int | None = None, return_tensor: bool = False, precision: str = "32"):
+        image = as_tensor(photo)
+        if size is not None:
+            image = resize_long_side(image, size)
+        out = self.tensor(image, precision).cpu()
+        return out if return_tensor else Image.fromarray(to_uint8(out).permute(1, 2, 0).numpy())
+
+    def video(self, source: str | Path, target: str | Path, size: int | None = None, precision: str = "32") -> Path:
+        """Every frame of ``source`` stylised, encoded as H.264 MP4 at the source's rate."""
+        import av
+
+        from nst.media.video import is_video_file
+
+        if not is_video_file(source) or not Path(source).is_file():
+            raise ConfigError(f"{source} is not a video file. Fix: an .mp4/.avi/.mov/... file")
+        writer = None
+        try:
+            with av.open(str(source)) as container:
+                stream = container.streams.video[0]
+                fps = Fraction(stream.average_rate or 25)
+                for frame in container.decode(stream):
+                    out = self(frame.to_ndarray(format="rgb24"), size, return_tensor=True, precision=precision)
+                    if writer is None:
+                        writer = VideoWriter(Path(target), fps, tuple(out.shape[-2:]), "the frames before are lost")
+                    writer.add(to_uint8(out).permute(1, 2, 0).numpy())
+        except (av.error.FFmpegError, IndexError) as e:  # a damaged stream: keep the frames decoded so far
+            if writer is None:
+                raise ConfigError(f"cannot decode video {source} ({' '.join(str(e).split())[:120]}). Fix: re-encode "
+                                  "it (e.g. to H.264 MP4)") from None
+            print(f"nst: {source}: decoding stopped after {writer.frames} frames; using those")
+        if writer is None:
+            raise ConfigError(f"{source} has no frames. Fix: a video with at least one frame")
+        return writer.close()
+
+
+def as_tensor(photo) -> torch.Tensor:
+    if isinstance(photo, (str, Path)):
+        return load_image(photo, "photo")
+    if isinstance(photo, Image.Image):
+        return pil_to_float_tensor(photo)
+    if isinstance(photo, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1).unsqueeze(0).float() / 255
+    if isinstance(photo, torch.Tensor):
+        return (photo if photo.dim() == 4 else photo.unsqueeze(0)).float()
+    raise ConfigError(f"a photo must be a path, PIL image, array or tensor, not {type(photo).__name__}")
+
+
+def load_style(path: str | Path) -> Style:
+    """The style network of a training checkpoint (cached while the file is unchanged)."""
+    path = Path(path).expanduser().resolve()
+    return _load(path, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path, mtime: int) -> Style:
+    checkpoint = read_checkpoint(path)
+    variant = check_record(checkpoint.get("nst_realtime"), path)
+    network = TransformerNet(variant)
+    state = {k.removeprefix("network."): v for k, v in checkpoint.get("state_dict", {}).items()
+             if k.startswith("network.")}
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as e:
+        raise StyleCheckpointError(f"{path}: its weights do not fit the '{variant}' network "
+                                   f"({' '.join(str(e).split())[:160]}). Fix: a checkpoint this nst wrote") from None
+    return Style(network, path, checkpoint["nst_realtime"], dict(checkpoint.get("hyper_parameters", {})))

@@ -1,0 +1,90 @@
+"""The image-transformation network of Johnson, Alahi & Fei-Fei (2016), as pytorch/examples'
+``fast_neural_style`` builds it: three convolutions down (9x9, then 3x3 with stride 2), residual
+blocks, two nearest-neighbour resizes + convolutions up (no transposed convolutions: no
+checkerboard, Odena et al. 2016), a 9x9 convolution to RGB; instance norm with affine
+parameters (Ulyanov et al. 2016) and reflection padding everywhere.
+
+Any input size works: the image is reflect-padded to a multiple of 4 (two stride-2 steps) and
+the output cropped back. The output passes through a sigmoid, so it is always a valid picture
+in [0, 1] (also under bf16 and in an exported ONNX graph) and every pixel keeps a gradient:
+a clamp would leave out-of-range pixels with none, so they could stay stuck there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nst.errors import ConfigError
+
+Variant = Literal["johnson", "small"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Channels of the three stages and the number of residual blocks."""
+
+    widths: tuple[int, int, int]
+    blocks: int
+
+
+VARIANTS: dict[str, Shape] = {
+    "johnson": Shape((32, 64, 128), 5),  # the paper's (1.7 M parameters)
+    "small": Shape((16, 32, 64), 3),  # half the width, three blocks: about 1/4 of the work, for CPUs
+}
+
+
+def conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(c_in, c_out, kernel, stride))
+
+
+def conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(conv(c_in, c_out, kernel, stride), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU())
+
+
+class Residual(nn.Module):
+    """x + IN(conv(relu(IN(conv(x))))), two 3x3 convolutions."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_norm_relu(channels, channels, 3), conv(channels, channels, 3),
+                                  nn.InstanceNorm2d(channels, affine=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2, then a convolution, instance norm and ReLU."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv = conv_norm_relu(c_in, c_out, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class TransformerNet(nn.Module):
+    """A 1x3xHxW (or Bx3xHxW) photo in [0, 1] to its stylised picture of the same size, in [0, 1]."""
+
+    def __init__(self, variant: Variant = "johnson"):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown network '{variant}'; valid: {', '.join(VARIANTS)}")
+        self.variant = variant
+        (a, b, c), blocks = VARIANTS[variant].widths, VARIANTS[variant].blocks
+        self.down = nn.Sequential(conv_norm_relu(3, a, 9), conv_norm_relu(a, b, 3, 2), conv_norm_relu(b, c, 3, 2))
+        self.residuals = nn.Sequential(*(Residual(c) for _ in range(blocks)))
+        self.up = nn.Sequential(Upsample(c, b), Upsample(b, a), conv(a, 3, 9))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        pad_h, pad_w = (-h) % 4, (-w) % 4
+        x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect")  # always (a no-op at 0): one graph for every size
+        x = self.up(self.residuals(self.down(x * 2 - 1)))  # centred input: the first conv sees [-1, 1]
+        return torch.sigmoid(x[..., :h, :w])

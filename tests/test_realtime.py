@@ -1,0 +1,276 @@
+"""Real-time styles (nst.realtime): the network keeps any size, training on a folder of photos
+lowers the loss and moves the pictures toward the painting, a folder is stylised resumably
+through Lightning's predict loop, the export matches PyTorch, bad input is one line.
+
+All on tiny generated images with a random VGG19 (random on purpose: see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch import Trainer, seed_everything
+from PIL import Image
+
+import train
+from nst.realtime.apply import StyleCheckpointError, load_style
+from nst.realtime.module import FastStyleTransfer
+from nst.realtime.network import TransformerNet
+from nst.realtime.photos import PhotoDataModule
+from nst.realtime.predict import stylize_folder
+from tests.test_cli import one_line_error
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> dict[str, Path]:
+    """Eight 64 px photos of soft greyish gradients and noise (one in a subfolder, one 16-bit PNG
+    and one with an EXIF rotation), one corrupt file, and a saturated red-blue 'painting'."""
+    root = tmp_path_factory.mktemp("realtime")
+    photos = root / "photos"
+    (photos / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        ramp = np.linspace(80, 170, 64)[None, :, None] * np.ones((64, 1, 3))
+        array = np.clip(ramp + rng.normal(0, 25, (64, 64, 3)), 0, 255).astype(np.uint8)
+        target = photos / ("sub" if i == 0 else "") / f"p{i}.jpg"
+        image = Image.fromarray(array)
+        if i == 1:
+            exif = Image.Exif()
+            exif[0x0112] = 6  # rotated a quarter turn
+            image.save(target, exif=exif)
+        elif i == 2:
+            Image.fromarray((array[..., 0].astype(np.uint16) * 257)).save(target.with_suffix(".png"))
+        else:
+            image.save(target)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg at all")
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, :, 0] = 255 * (np.arange(64)[None, :] // 4 % 2)
+    stripes[:, :, 2] = 255 - stripes[:, :, 0]
+    Image.fromarray(stripes).save(root / "painting.png")
+    return {"photos": photos, "painting": root / "painting.png", "root": root}
+
+
+@pytest.mark.parametrize("variant", ["johnson", "small"])
+def test_network_keeps_any_size_in_unit_range(variant):
+    network = TransformerNet(variant)
+    for h, w in ((17, 90), (37, 53), (64, 64)):
+        out = network(torch.rand(2, 3, h, w) * 3 - 1)  # even out-of-range input
+        assert out.shape == (2, 3, h, w)
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def distances(model: FastStyleTransfer, photos: torch.Tensor, painting: torch.Tensor) -> tuple[float, float]:
+    """(mean colour distance, Gram style loss) of the validation pictures to the painting."""
+    with torch.no_grad():
+        out = model(photos)
+        style = model.objective.style(model.objective.vgg(out))
+    return float((out.mean(dim=(0, 2, 3)) - painting.mean(dim=(0, 2, 3))).norm()), float(style)
+
+
+def make_model(folder, **options) -> FastStyleTransfer:
+    return FastStyleTransfer(style=str(folder["painting"]), style_size=64, network="small", weights="random",
+                             style_weight=1e4, lr=1e-2, **options)  # 1e4: a random VGG's Gram values are tiny
+
+
+@pytest.fixture(scope="module")
+def trained(folder):
+    """30 steps on 32 px crops, batch 2; the checkpoint written every 10 steps."""
+    seed_everything(0)
+    model = make_model(folder)
+    data = PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2)
+    data.setup("fit")
+    val = torch.stack([t for t in (data.val_dataloader().dataset[i] for i in range(2))])
+    from nst.media.images import load_image
+
+    painting = load_image(folder["painting"])
+    model.configure_model()
+    before = distances(model, val, painting)
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from nst.runs.outputs import RunLogger
+
+    out = folder["root"] / "run"
+    trainer = Trainer(max_steps=30, accelerator="cpu", precision="32-true", log_every_n_steps=1,
+                      val_check_interval=10, check_val_every_n_epoch=None, enable_progress_bar=False,
+                      enable_model_summary=False, logger=RunLogger(str(out), name="fast"),
+                      callbacks=[ModelCheckpoint(dirpath=out / "ckpt", filename="last", every_n_train_steps=10,
+                                                 save_top_k=-1)])
+    losses = []
+
+    original = model.training_step
+
+    def step(batch, batch_idx):
+        loss = original(batch, batch_idx)
+        if loss.detach() != 0:  # 0: a batch of the broken photo alone
+            losses.append(float(loss.detach()))
+        return loss
+
+    model.training_step = step
+    trainer.fit(model, datamodule=data)
+    after = distances(model, val, painting)
+    return {"losses": losses, "before": before, "after": after, "data": data, "ckpt": out / "ckpt" / "last.ckpt",
+            "run": out, "model": model}
+
+
+def test_training_lowers_the_loss_and_moves_toward_the_painting(trained):
+    losses = trained["losses"]
+    assert len(losses) >= 28 and all(np.isfinite(losses))  # 30 steps, a batch of the broken photo alone skipped
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
+    (colour_before, style_before), (colour_after, style_after) = trained["before"], trained["after"]
+    assert colour_after < 0.85 * colour_before and style_after < 0.7 * style_before, (trained["before"], trained["after"])
+
+
+def test_a_corrupt_photo_is_skipped_and_counted(trained):
+    data = trained["data"]
+    assert len(data.train_files) + len(data.val_files) == 9  # the broken file is among them ...
+    assert data.skipped >= 1  # ... and was left out of its batch, counted, not a crash
+
+
+def test_validation_grid_and_losses_reach_tensorboard(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next(trained["run"].rglob("events.out.*")).parent))
+    events.Reload()
+    assert "val/stylised" in events.Tags()["images"]
+    assert {"val/total", "val/style", "loss/total", "data/skipped"} <= set(events.Tags()["scalars"])
+
+
+def test_checkpoint_holds_the_network_alone_with_its_record(trained, folder):
+    checkpoint = torch.load(trained["ckpt"], weights_only=True)
+    assert checkpoint["nst_realtime"]["network"] == "small" and checkpoint["nst_realtime"]["format"] == 1
+    assert all(k.startswith("network.") for k in checkpoint["state_dict"])
+    style = load_style(trained["ckpt"])
+    photo = torch.rand(1, 3, 40, 52)
+    expected = trained["model"].cpu()(photo)
+    assert torch.allclose(style(photo, return_tensor=True), expected, atol=1e-5)
+    # resume: Lightning's own, from the mid-run checkpoint, with the VGG19 left out of it
+    resumed = make_model(folder)
+    trainer = Trainer(max_steps=32, accelerator="cpu", precision="32-true", logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, val_check_interval=100,
+                      check_val_every_n_epoch=None)
+    trainer.fit(resumed, datamodule=PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2),
+                ckpt_path=str(trained["ckpt"]))
+    assert trainer.global_step == 32
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.pop("nst_realtime"), "not a real-time style"),
+    (lambda c: c["nst_realtime"].update(format=99), "format 99"),
+    (lambda c: c["nst_realtime"].update(network="huge"), "network 'huge'"),
+    (lambda c: c["nst_realtime"].update(network="johnson"), "do not fit the 'johnson' network"),
+])
+def test_a_mismatched_checkpoint_is_one_line(trained, tmp_path, change, message):
+    checkpoint = torch.load(trained["ckpt"], weights_only=True)
+    change(checkpoint)
+    torch.save(checkpoint, tmp_path / "x.ckpt")
+    with pytest.raises(StyleCheckpointError, match=message) as error:
+        load_style(tmp_path / "x.ckpt")
+    assert "Fix:" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_api_and_outputs_carry_the_models_identity(trained, folder, tmp_path):
+    import nst
+
+    picture = nst.stylize(folder["photos"] / "p3.jpg", model=trained["ckpt"], size=48)
+    assert picture.size == (48, 48)
+    assert train.main(["stylize", "--model", str(trained["ckpt"]), "--input", str(folder["photos"] / "p3.jpg"),
+                       "--output", str(tmp_path), "--size", "40"]) == 0
+    text = Image.open(tmp_path / "p3.png").text
+    assert text["nst:model_sha256"] == load_style(trained["ckpt"]).sha256
+    assert json.loads(text["nst:config"])["network"] == "small"
+
+
+def test_folder_resumes_after_a_kill(trained, folder, tmp_path, monkeypatch):
+    import nst.realtime.predict as predict
+
+    style, out = load_style(trained["ckpt"]), tmp_path / "styled"
+    real_save, calls = predict.save_image, []
+
+    class Killed(Exception):
+        pass
+
+    def dies_on_the_third(*args, **kwargs):
+        if len(calls) == 2:
+            raise Killed  # the process killed while the third picture is made
+        calls.append(args[1])
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(predict, "save_image", dies_on_the_third)
+    with pytest.raises(Killed):
+        stylize_folder(style, folder["photos"], out, size=32, accelerator="cpu")
+    monkeypatch.setattr(predict, "save_image", real_save)
+    done = {Path(p): Path(p).stat().st_mtime_ns for p in calls}
+    assert len(done) == 2
+    written, finished = stylize_folder(style, folder["photos"], out, size=32, accelerator="cpu")
+    assert (written, finished) == (6, 2)  # 8 photos and the broken one, which stays unwritten
+    assert {p: p.stat().st_mtime_ns for p in done} == done  # the finished two untouched
+    assert (out / "sub" / "p0.png").is_file() and not (out / "broken.png").exists()
+
+
+def test_onnx_and_torchscript_match_pytorch_on_two_sizes(trained, tmp_path):
+    import onnxruntime
+
+    ckpt = str(trained["ckpt"])
+    for name in ("s.onnx", "s.pt"):
+        assert train.main(["export", "--model", ckpt, "--output", str(tmp_path / name)]) == 0
+    session = onnxruntime.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
+    scripted = torch.jit.load(str(tmp_path / "s.pt"))
+    network = load_style(ckpt).network
+    for h, w in ((37, 53), (64, 96)):  # neither a multiple of 4 nor the export's example size
+        photo = torch.rand(1, 3, h, w)
+        with torch.no_grad():
+            expected = network(photo)
+        out = session.run(None, {"photo": photo.numpy()})[0]
+        assert out.shape == (1, 3, h, w)
+        assert np.abs(out - expected.numpy()).max() < 1e-4  # float32 kernels differ: measured ~1e-6
+        assert (scripted(photo) - expected).abs().max() < 1e-5
+
+
+def test_cli_without_photos_says_how_in_one_line(capsys):
+    assert train.main(["--config", "fast_starry.yaml", "--model.weights", "random"]) == 2
+    line = one_line_error(capsys)
+    assert "--data.photos DIR" in line and "Fix:" in line
+
+
+def test_cli_trains_a_style_in_one_command(folder, tmp_path):
+    args = ["--config", "fast_starry.yaml", "--data.photos", str(folder["photos"]), "--model.style",
+            str(folder["painting"]), "--model.weights", "random", "--model.network", "small", "--data.size", "32",
+            "--data.batch_size", "2", "--trainer.max_steps", "3", "--trainer.accelerator", "cpu",
+            "--trainer.precision", "32-true", "--trainer.enable_progress_bar", "false", "--output_dir", str(tmp_path)]
+    assert train.main(args) == 0
+    assert (tmp_path / "fast_starry" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_video_frame_by_frame(trained, tmp_path):
+    import av
+
+    from tests.conftest import ASSETS
+
+    out = tmp_path / "tree.mp4"
+    assert train.main(["stylize", "--model", str(trained["ckpt"]), "--input", str(ASSETS / "tree.avi"),
+                       "--output", str(out), "--size", "32"]) == 0
+    with av.open(str(ASSETS / "tree.avi")) as source, av.open(str(out)) as result:
+        frames = sum(1 for _ in source.decode(video=0))
+        stream = result.streams.video[0]
+        assert (stream.width, stream.height) == (32, 24)
+        assert sum(1 for _ in result.decode(video=0)) == frames
+
+
+def test_studio_lists_trained_styles_and_paints_a_dropped_photo(trained, folder, tmp_path):
+    import shutil
+
+    from nst.studio.realtime import paint, trained_styles
+
+    for name, task in (("fast/version_0", "realtime"), ("starry/version_0", None)):
+        run = tmp_path / name
+        (run / "checkpoints").mkdir(parents=True)
+        shutil.copy(trained["ckpt"], run / "checkpoints" / "last.ckpt")
+        (run / "config.yaml").write_text(f"task: {task}\n" if task else "data: {}\n")
+    styles = trained_styles(tmp_path)
+    assert [label for label, _ in styles] == ["fast/version_0"]  # the optimisation's run is not a style
+    picture, message = paint(styles[0][1], str(folder["photos"] / "p3.jpg"), 40)
+    assert picture.size == (40, 40) and message == ""
+    assert paint(styles[0][1], None, 40) == (None, "Drop a photo.")
