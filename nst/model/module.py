@@ -31,6 +31,7 @@ from nst.model.schedule import (
     ImageEMA,
     Stages,
 )
+from nst.model.parameterisation import Parameterisation, check_parameterisation, make_optimizer
 from nst.model.stages import StagedImages
 from nst.objective.tiles import DEFAULT_HALO, Tiling
 from nst.objective.tiling import resolve_tiling
@@ -79,6 +80,8 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
             the image is larger, so that memory follows the tile (README, "Print size"); the
             style statistics stay those of the whole image (``nst.objective.tiling``). ``None``: untiled.
         tile_halo: px of context around each tile (80: exact features up to relu5_1).
+        parameterisation: what the optimiser steps: ``pixels``, or the coefficients of a
+            ``pyramid``, ``decorrelated`` colour or ``fourier`` basis (``nst.model.parameterisation``).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
         steps_per_frame: PositiveInt = 100,
         tile_size: Pixels | Literal["auto"] | None = None,
         tile_halo: NonNegativeInt = DEFAULT_HALO,
+        parameterisation: Parameterisation = "pixels",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -231,10 +235,11 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         lr = h.lr if h.lr is not None else DEFAULT_LR[h.optimizer]
+        check_parameterisation(h.parameterisation, self.makes_video, self.tiling is not None)
         if h.optimizer == "lbfgs":
-            return torch.optim.LBFGS(list(self.images), lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
-                                     line_search_fn="strong_wolfe")
-        adam = torch.optim.Adam(list(self.images), lr=lr)
+            return make_optimizer(torch.optim.LBFGS, self.images, h.parameterisation, lr=lr,
+                                  max_iter=h.lbfgs_max_iter, history_size=100, line_search_fn="strong_wolfe")
+        adam = make_optimizer(torch.optim.Adam, self.images, h.parameterisation, lr=lr)
         if h.lr_schedule == "constant":
             return adam
         if self.trainer.max_steps < 1:
