@@ -34,6 +34,7 @@ class ImageSaver(Callback):
         self.tensorboard = tensorboard
         self.format = format
         self.quality = quality
+        self.finals: list[Path] = []
 
     def name(self, stem: str) -> str:
         """``stem`` with the format's suffix (``final`` -> ``final.tif``)."""
@@ -47,22 +48,22 @@ class ImageSaver(Callback):
                 return logger.experiment
         return None
 
-    def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> Path | None:
-        """Every pair of this device: ``<run dir>[/<pair>]/<name>.<suffix>``; returns the first path."""
-        first, metadata = None, config_metadata(trainer)
+    def save(self, trainer: Trainer, pl_module: LightningModule, name: str, tag: str) -> list[Path]:
+        """Every pair of this device: ``<run dir>[/<pair>]/<name>.<suffix>``; returns the paths."""
+        paths, metadata = [], config_metadata(trainer)
         writer = self._tensorboard(trainer)  # rank 0 only; a no-op elsewhere
         for pair, image in pl_module.output_images():
             if not torch.isfinite(image).all():
                 continue  # NaN/Inf: RunGuard keeps the last finite image as last_good.png
             path = save_image(image, pair_dir(trainer, pair) / self.name(name), metadata, pair.alpha, self.format,
                               self.quality)
-            first = first or path
+            paths.append(path)
             if writer is not None:
                 label = f"{tag}/{pair.folder}" if pair.folder else tag
                 writer.add_image(label, image[0].float().cpu(), trainer.global_step)
         if writer is not None:
             writer.flush()
-        return first
+        return paths
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         run_dir(trainer)  # on every device at once (see nst.runs.outputs)
@@ -87,14 +88,14 @@ class ImageSaver(Callback):
             self.save(trainer, pl_module, f"step_{step:05d}", "generated")
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.save(trainer, pl_module, "final", "final")
+        self.finals = self.save(trainer, pl_module, "final", "final")  # the run's last line names them
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
         if getattr(self, "started", False) and len(getattr(pl_module, "images", ())):  # a run that ran
             try:
-                path = self.save(trainer, pl_module, "interrupted", "interrupted")
+                paths = self.save(trainer, pl_module, "interrupted", "interrupted")
             except NSTError as e:  # e.g. the disk is full: never hide the original error
                 print(f"nst: could not keep the image: {e}", file=sys.stderr)
                 return
-            if path is not None:
-                print(f"nst: run stopped ({type(exception).__name__}); image kept at {path}")
+            if paths:
+                print(f"nst: run stopped ({type(exception).__name__}); image kept at {paths[0]}")

@@ -110,7 +110,7 @@ class RunGuard(Callback):
         folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else run_dir(trainer) / "checkpoints"
         path = folder / "last.ckpt"
         try:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)  # the whole state: a resume goes on exactly
         except Exception as e:  # never hide the original error behind this one
             print(f"nst: could not write {path}: {e}", file=sys.stderr)
             return

@@ -103,3 +103,11 @@ def panned_frames(frames: int = 4, step: tuple[int, int] = (3, 2), width: int = 
     photo = resize_long_side(load_image(ASSETS / "building.jpg"), max(width, height) * 2)
     dx, dy = step
     return [photo[..., 4 + t * dy: 4 + t * dy + height, 4 + t * dx: 4 + t * dx + width] for t in range(frames)]
+
+
+@pytest.fixture(autouse=True)
+def _run_in_a_temporary_folder(tmp_path, monkeypatch):
+    """Every test runs in its own temporary folder: a run with a relative (or empty) output
+    folder, checkpoint folder or run name writes there, never into the checkout (.ci/run fails
+    when the suite leaves a file in it)."""
+    monkeypatch.chdir(tmp_path)

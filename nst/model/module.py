@@ -11,6 +11,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 
 from nst.model.checkpoints import ImageCheckpoints
+from nst.model.optimisation import ImageOptimisation
 from nst.config_types import (
     ClosedUnitInterval,
     Decay,
@@ -31,16 +32,13 @@ from nst.model.schedule import (
     ImageEMA,
     Stages,
 )
-from nst.model.parameterisation import Parameterisation, check_parameterisation, make_optimizer
+from nst.model.parameterisation import Parameterisation
 from nst.model.stages import StagedImages
 from nst.objective.tiles import DEFAULT_HALO, Tiling
 from nst.objective.tiling import resolve_tiling
 from nst.objective.network.weights import load_weights
 
-DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03: issue 11 (README, "Time to a finished picture")
-
-
-class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
+class NeuralStyleTransfer(StagedImages, ImageCheckpoints, ImageOptimisation, LightningModule):
     """Gatys et al.'s style transfer: optimise the pixels of each pair's image so that VGG19
     sees the content of its photo and the style of its painting(s).
 
@@ -171,31 +169,7 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
         self.ddp_anchor = nn.Parameter(torch.zeros(0))
         self._ddp_params_and_buffers_to_ignore = [f"images.{g}" for g in range(len(self.images))]
 
-    # ------------------------------------------------------------------ optimisation
-    def forward(self, with_tv: bool = True) -> list[tuple[LossWeights, dict[str, torch.Tensor]]]:
-        """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
-        out = []
-        for image, batch in zip(self.images, self.batches):
-            if batch[0].objective.tiles(image):  # tile by tile, image by image (``nst.objective.tiling``)
-                rows = [image] if len(batch) == 1 else image.split(1)  # a slice's backward costs a copy
-                out += [(p.objective.weights, p.objective.tiled.terms(row)) for row, p in zip(rows, batch)]
-                continue
-            features = self.vgg(image)
-            for row, pair in enumerate(batch):
-                own = {k: f[row: row + 1] for k, f in features.items()} if len(batch) > 1 else features
-                out.append((pair.objective.weights, pair.objective.terms(own, image[row: row + 1], tv=with_tv)))
-        return out
-
-    def losses(self, with_tv: bool = True) -> dict[str, torch.Tensor]:
-        """``total`` = Σ over pairs of α·content + β·style + γ·tv (+ a video frame's temporal
-        term; each image gets the gradient of its own run); the terms: means over the pairs,
-        for the logs."""
-        per_pair = self(with_tv)
-        total = torch.stack([w.total(t) for w, t in per_pair])
-        losses = {k: torch.stack([t[k] for _, t in per_pair]).mean() for k in ("content", "style", "tv")}
-        losses["total"] = total.sum() + (self.ddp_anchor.sum() if hasattr(self, "ddp_anchor") else 0)
-        return losses
-
+    # ------------------------------------------------------------------ a step
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor:
         """``batch`` is the step number: the pairs' targets live in their objectives."""
         log = self.logging_step()
@@ -205,15 +179,6 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
             self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)
         return losses["total"]
 
-    def logging_step(self) -> bool:
-        """Log on the steps the Trainer writes (``log_every_n_steps``) only: logging costs host
-        work every step, and on GPU a sync per value. L-BFGS evaluates the objective several
-        times a step (inner iterations, line search): only the first is logged, so that the
-        value at step k is, for every optimiser, the loss of the image step k starts from."""
-        every, first = self.trainer.log_every_n_steps, self._first_evaluation
-        self._first_evaluation = False
-        return first and every > 0 and (self.global_step + 1) % every == 0
-
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         """This step's stage; losses that draw random numbers (sliced Wasserstein) draw this
         step's once."""
@@ -222,28 +187,3 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, LightningModule):
         for pair in self.pairs:
             pair.objective.resample(self.global_step)
 
-    def optimizer_step(self, *args, **kwargs) -> None:
-        """Keep pixels valid: project into [0, 1] right after every step (before any callback
-        sees or checkpoints the image)."""
-        super().optimizer_step(*args, **kwargs)
-        with torch.no_grad():
-            for image in self.images:
-                image.clamp_(0, 1)
-        for image, average in zip(self.images, self.averages):
-            average.update(image)
-
-    def configure_optimizers(self):
-        h = self.hparams
-        lr = h.lr if h.lr is not None else DEFAULT_LR[h.optimizer]
-        check_parameterisation(h.parameterisation, self.makes_video, self.tiling is not None)
-        if h.optimizer == "lbfgs":
-            return make_optimizer(torch.optim.LBFGS, self.images, h.parameterisation, lr=lr,
-                                  max_iter=h.lbfgs_max_iter, history_size=100, line_search_fn="strong_wolfe")
-        adam = make_optimizer(torch.optim.Adam, self.images, h.parameterisation, lr=lr)
-        if h.lr_schedule == "constant":
-            return adam
-        if self.trainer.max_steps < 1:
-            raise ConfigError("lr_schedule: cosine falls over trainer.max_steps, which is not set. "
-                              "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=self.trainer.max_steps)
-        return {"optimizer": adam, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}

@@ -24,10 +24,10 @@ import torch
 import yaml
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, Timelapse, VideoFrames
+from nst.callbacks import Converged, EvalMetrics, ImageSaver, RunGuard, StepProgressBar, Timelapse, VideoFrames
 from nst.runs.arguments import canonical_args, check_config_files, explain_argument_error
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.inputs.data import StylePairDataModule
@@ -149,6 +149,14 @@ class NSTCLI(LightningCLI):
         t = self.config.trainer
         strategy = ddp_strategy(t.strategy, t.accelerator, t.devices, t.num_nodes)
         return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        """The run's own progress bar (steps of the run, not batches of an epoch) unless the bar
+        is off or the config names one."""
+        named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
+        if config.get("enable_progress_bar", True) is not False and not named:
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator

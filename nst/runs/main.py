@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 CONFIG_DIR = (Path(__file__).resolve().parents[1] / "configs").resolve()  # the checkout's configs/ (through the link), or the wheel's copy
@@ -82,8 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nst {version()}")
         return 0
     verbose = "--verbose" in argv or bool(os.environ.get("NST_DEBUG"))
+    started = time.monotonic()
     try:
-        run([a for a in argv if a != "--verbose"])
+        result = run([a for a in argv if a != "--verbose"])
+    except SystemExit as e:  # Lightning ends a run stopped by SIGTERM or Ctrl-C with SystemExit
+        code = stopped_code(e)
+        if code is None:
+            raise
+        print(f"nst: run stopped by {'SIGTERM' if code == 143 else 'Ctrl-C'}; exit {code}", file=sys.stderr)
+        return code
     except (NSTError, MisconfigurationException) as e:
         if verbose:
             raise
@@ -104,7 +113,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write {e.filename or 'an output'} ({e.strerror}). Fix: free disk space, or "
               "--output_dir on another disk you can write", file=sys.stderr)
         return 2
+    line = finished_line(result, time.monotonic() - started)
+    if line:
+        print(line)
     return 0
+
+
+def stopped_code(exit: SystemExit) -> int | None:
+    """130 for a run that Ctrl-C stopped, 143 for SIGTERM (the shell's 128 + signal), so that
+    a scheduler or ``&&`` never takes a stopped run for a finished one; None for other exits."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    if isinstance(exit, SIGTERMException):
+        return 128 + signal.SIGTERM
+    if isinstance(exit.__context__, KeyboardInterrupt):  # Lightning: sys.exit(1) after a graceful stop
+        return 128 + signal.SIGINT
+    return None
+
+
+def finished_line(result, seconds: float) -> str:
+    """The run's last line: its picture (path, size) and time, and the TensorBoard command."""
+    from nst.runs.outputs import finished_pictures
+
+    pictures, logs = finished_pictures(result)
+    if not pictures:
+        return ""
+    first = pictures[0]
+    try:
+        from PIL import Image
+
+        with Image.open(first) as image:
+            size = f"{image.width}x{image.height}"
+    except OSError:
+        size = "?"
+    more = f" (+{len(pictures) - 1} more in {first.parent.parent})" if len(pictures) > 1 else ""
+    board = f"; watch it: tensorboard --logdir {logs}" if logs else ""
+    return f"nst: done in {seconds:.1f} s: {first} ({size}){more}{board}"
 
 
 def cli() -> None:

@@ -76,3 +76,19 @@ class RunLogger(TensorBoardLogger):
                 return version
             except FileExistsError:
                 version += 1
+
+
+def finished_pictures(result) -> tuple[list[Path], Path | None]:
+    """What a finished run made: its ``final`` pictures and its TensorBoard folder. ``result``
+    is what ``nst.runs.cli.run`` returns: the fitted CLI of a plain run, or a path (a chain's
+    final picture, a sweep's contact sheet)."""
+    if result is None:
+        return [], None
+    if isinstance(result, (str, Path)):
+        return [Path(result)], Path(result).parent
+    trainer = getattr(result, "trainer", None)
+    saver = next((c for c in getattr(trainer, "callbacks", []) if hasattr(c, "finals")), None)
+    if saver is None or not saver.finals:
+        return [], None
+    logs = run_dir(trainer) if trainer.logger is not None else None
+    return list(saver.finals), logs
