@@ -45,6 +45,7 @@ from nst.inputs.pair import InputOptions, Pair, pair_from_paths, start_image  # 
 from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
 from nst.model.parameterisation import make_optimizer  # noqa: E402
 from nst.model.schedule import (  # noqa: E402
+    anneal_factor,
     ImageEMA,
     resize_adam_state,
     split_steps,
@@ -80,6 +81,7 @@ STRATEGIES = {
 for _kind in ("pyramid", "decorrelated", "fourier"):  # model.parameterisation, otherwise the default
     STRATEGIES[_kind] = dict(STRATEGIES["default"], parameterisation=_kind)
 STRATEGIES["default-cosine"] = dict(STRATEGIES["default"], cosine=True)
+STRATEGIES["default-anneal"] = dict(STRATEGIES["default"], anneal=0.25)
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Strategy:
     nchw: bool = False  # the network in NCHW, as before issue 11 (now NHWC: VGGFeatures.channels_last)
     parameterisation: str = "pixels"  # model.parameterisation: what the optimiser steps
     warmup: int = 0  # steps of linear lr warm-up (with cosine)
+    anneal: float = 0.0  # lr constant, then linear to 0 over this share of the last steps (model.lr_schedule anneal)
 
     @classmethod
     def named(cls, spec: str) -> Strategy:
@@ -201,6 +204,9 @@ def run_strategy(bench: Bench, s: Strategy):
                 warm = min(1.0, (done + 1) / s.warmup) if s.warmup else 1.0
                 for group in optimizer.param_groups:
                     group["lr"] = warm * lr * 0.5 * (1 + torch.cos(torch.tensor(done / s.steps * torch.pi)).item())
+            elif s.anneal:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * anneal_factor(done, s.steps, s.anneal)
             elif s.decay != 1.0:
                 for group in optimizer.param_groups:
                     group["lr"] = lr * s.decay ** (done / max(1, s.steps - 1))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from nst.errors import ConfigError
 from nst.model.parameterisation import check_parameterisation, make_optimizer
+from nst.model.schedule import lr_schedule
 from nst.objective.style_objective import LossWeights
 
 DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03 in pixel units (docs: "Time to a finished picture")
@@ -70,10 +70,4 @@ class ImageOptimisation:
             return make_optimizer(torch.optim.LBFGS, self.images, h.parameterisation, lr=lr,
                                   max_iter=h.lbfgs_max_iter, history_size=100, line_search_fn="strong_wolfe")
         adam = make_optimizer(torch.optim.Adam, self.images, h.parameterisation, lr=lr)
-        if h.lr_schedule == "constant":
-            return adam
-        if self.trainer.max_steps < 1:
-            raise ConfigError("lr_schedule: cosine falls over trainer.max_steps, which is not set. "
-                              "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=self.trainer.max_steps)
-        return {"optimizer": adam, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        return lr_schedule(adam, h.lr_schedule, self.trainer.max_steps, self.makes_video)
