@@ -3,6 +3,8 @@
     python bench/time_to_quality.py                          # the demo at 400 px, every strategy
     python bench/time_to_quality.py --pairs all --size 256   # the demo and three more pairs
     python bench/time_to_quality.py --strategies adam,c2f,c2f-bf16 --out /tmp/ttq
+    python bench/time_to_quality.py --size 256 --reference default:steps=1000 \
+        --strategies default,pyramid,decorrelated,fourier --metrics    # model.parameterisation
 
 Every strategy of a pair runs in this one process, interleaved: each does one unit of work (an
 Adam step, or one L-BFGS call of ``lbfgs_max_iter`` evaluations) in turn, and only its own units
@@ -14,6 +16,10 @@ the strategy's output (its moving average where it keeps one; coarse stages upsa
 final size). Evaluations are not timed. The table gives, per strategy: the loss at its end,
 seconds to reach the loss of today's default (300 Adam steps), that time as a share of the
 default's, and seconds to come within 2 % of what 1000 Adam steps reach ("finished").
+``--reference SPEC`` races another reference (e.g. ``default:steps=1000``, today's default
+continued): then the table gives each strategy's best loss, the step and seconds at which it
+first reaches the reference's final loss, and (``--metrics``) its final picture's SSIM to the
+photo and sliced Wasserstein distance to the painting (``nst.objective.metrics``).
 Writes ``<out>/curves.json``, ``<out>/time_to_quality.png`` (loss vs seconds) and each
 strategy's final picture, ``<out>/<pair>/<strategy>.png``.
 """
@@ -37,7 +43,9 @@ from nst.objective.network.features import VGGFeatures  # noqa: E402
 from nst.media.images import resize  # noqa: E402
 from nst.inputs.pair import InputOptions, Pair, pair_from_paths, start_image  # noqa: E402
 from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
+from nst.model.parameterisation import make_optimizer  # noqa: E402
 from nst.model.schedule import (  # noqa: E402
+    anneal_factor,
     ImageEMA,
     resize_adam_state,
     split_steps,
@@ -70,6 +78,10 @@ STRATEGIES = {
     "adam-bf16": dict(steps=300, bf16=True),
     "default": dict(steps=200, lr=0.03, ema=0.9, bf16=True, init="style_colors"),  # starry.yaml
 }
+for _kind in ("pyramid", "decorrelated", "fourier"):  # model.parameterisation, otherwise the default
+    STRATEGIES[_kind] = dict(STRATEGIES["default"], parameterisation=_kind)
+STRATEGIES["default-cosine"] = dict(STRATEGIES["default"], cosine=True)
+STRATEGIES["default-anneal"] = dict(STRATEGIES["default"], anneal=0.25)
 
 
 @dataclass
@@ -91,6 +103,9 @@ class Strategy:
     decay: float = 1.0  # lr falls geometrically to lr * decay at the last step
     init: str = "content"  # data.init: content | style_colors (the photo in the painting's colours) | ...
     nchw: bool = False  # the network in NCHW, as the former default ran it (now NHWC: VGGFeatures.channels_last)
+    parameterisation: str = "pixels"  # model.parameterisation: what the optimiser steps
+    warmup: int = 0  # steps of linear lr warm-up (with cosine)
+    anneal: float = 0.0  # lr constant, then linear to 0 over this share of the last steps (model.lr_schedule anneal)
 
     @classmethod
     def named(cls, spec: str) -> Strategy:
@@ -99,7 +114,8 @@ class Strategy:
         settings = dict(STRATEGIES[name])
         for item in filter(None, extra.split(",")):
             key, value = item.split("=")
-            settings[key] = type(getattr(cls, key) if getattr(cls, key) is not None else 0.0)(eval(value))
+            default = getattr(cls, key)
+            settings[key] = value if isinstance(default, str) else type(default if default is not None else 0.0)(eval(value))
         return cls(spec, **settings)
 
 
@@ -166,11 +182,11 @@ def run_strategy(bench: Bench, s: Strategy):
         image = param = torch.nn.Parameter(resize(image.detach(), shape))
         lr = s.lr or (1.0 if s.optimizer == "lbfgs" else 0.02)
         if s.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=s.lbfgs_max_iter, history_size=100,
-                                          line_search_fn="strong_wolfe")
+            optimizer = make_optimizer(torch.optim.LBFGS, [image], s.parameterisation, lr=lr,
+                                       max_iter=s.lbfgs_max_iter, history_size=100, line_search_fn="strong_wolfe")
         else:
-            optimizer = torch.optim.Adam([image], lr=lr, betas=(0.9, s.beta2))
-            if state is not None and s.carry_moments:
+            optimizer = make_optimizer(torch.optim.Adam, [image], s.parameterisation, lr=lr, betas=(0.9, s.beta2))
+            if state is not None and s.carry_moments and s.parameterisation == "pixels":
                 resize_adam_state(state, shape)
                 optimizer.state[image] = state
         ema = ImageEMA(image, s.ema) if s.ema else None
@@ -185,8 +201,12 @@ def run_strategy(bench: Bench, s: Strategy):
 
         for i in range(steps):
             if s.cosine:
+                warm = min(1.0, (done + 1) / s.warmup) if s.warmup else 1.0
                 for group in optimizer.param_groups:
-                    group["lr"] = lr * 0.5 * (1 + torch.cos(torch.tensor(done / s.steps * torch.pi)).item())
+                    group["lr"] = warm * lr * 0.5 * (1 + torch.cos(torch.tensor(done / s.steps * torch.pi)).item())
+            elif s.anneal:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * anneal_factor(done, s.steps, s.anneal)
             elif s.decay != 1.0:
                 for group in optimizer.param_groups:
                     group["lr"] = lr * s.decay ** (done / max(1, s.steps - 1))
@@ -200,11 +220,13 @@ def run_strategy(bench: Bench, s: Strategy):
         if ema is not None:
             image = ema.get()
         if s.optimizer == "adam":
-            state = optimizer.state[param]
+            state = optimizer.state.get(param)
 
 
-def race(bench: Bench, strategies: list[Strategy], eval_every: int) -> dict[str, tuple[Curve, torch.Tensor]]:
-    """Interleave the strategies' units; time each one's own units; evaluate every few units."""
+def race(bench: Bench, strategies: list[Strategy], eval_every: int, snapshots: dict | None = None,
+         snapshot_at: tuple[int, ...] = ()) -> dict[str, tuple[Curve, torch.Tensor]]:
+    """Interleave the strategies' units; time each one's own units; evaluate every few units.
+    ``snapshots`` receives ``name@unit`` -> image at each unit of ``snapshot_at`` a strategy passes."""
     runs = {s.name: run_strategy(bench, s) for s in strategies}
     curves = {s.name: Curve([0.0], [bench.evaluate(bench.pair.start)], [0]) for s in strategies}
     clocks = {s.name: 0.0 for s in strategies}
@@ -227,6 +249,8 @@ def race(bench: Bench, strategies: list[Strategy], eval_every: int) -> dict[str,
             clocks[name] += time.perf_counter() - start
             units[name] += 1
             last[name] = image
+            if units[name] in snapshot_at and snapshots is not None:
+                snapshots[f"{name}@{units[name]}"] = image.clone()
             if units[name] % every[name] == 0:
                 curves[name].seconds.append(clocks[name])
                 curves[name].loss.append(bench.evaluate(image))
@@ -270,7 +294,30 @@ def table(pair: str, curves: dict[str, Curve]) -> list[str]:
     return rows
 
 
-def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
+def reference_table(pair: str, curves: dict[str, Curve], reference: str, measured: dict[str, dict]) -> list[str]:
+    """Against the reference's final loss: when each strategy first reaches it (steps, own
+    seconds), its best loss, its largest rise over its best so far (a spike) and the metrics
+    of its final picture."""
+    ref = curves[reference]
+    target = ref.loss[-1]
+    rows = [f"\n{pair}: {reference} ends at {target:.4g} (best {min(ref.loss):.4g}) in {ref.seconds[-1]:.1f} s",
+            "| strategy | steps | s/step | loss at end | best (step) | end / ref end | steps to ref end | "
+            "s to ref end | largest rise | SSIM | swd |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, c in curves.items():
+        best = min(range(len(c.loss)), key=c.loss.__getitem__)
+        reach = next((k for k, loss in enumerate(c.loss) if loss <= target), None)
+        rise = max((c.loss[k] / min(c.loss[:k]) - 1 for k in range(1, len(c.loss))), default=0.0)
+        m = measured.get(name, {})
+        rows.append(f"| {name} | {c.units[-1]} | {c.seconds[-1] / max(1, c.units[-1]):.3f} | {c.loss[-1]:.4g} | "
+                    f"{c.loss[best]:.4g} ({c.units[best]}) | {c.loss[-1] / target:.3f} | "
+                    f"{'-' if reach is None else c.units[reach]} | {'-' if reach is None else f'{c.seconds[reach]:.1f}'} | "
+                    f"{max(0.0, rise):.1%} | {m.get('eval/ssim_content', float('nan')):.3f} | "
+                    f"{m.get('eval/sliced_wasserstein', float('nan')):.4g} |")
+    return rows
+
+
+def plot(results: dict[str, dict[str, Curve]], path: Path, reference: str = "adam") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -278,17 +325,18 @@ def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
     for ax, (pair, curves) in zip(axes[0], results.items()):
-        ref = curves["adam"]
+        ref = curves[reference]
         for name, c in curves.items():
             label = f"adam: the former default, to {ref.units[-1]} steps" if name == "adam" else name
             ax.plot(c.seconds, c.loss, label=label, lw=2 if name in ("adam", "default") else 1.2)
         if 300 in ref.units:
             ax.axhline(ref.loss[ref.units.index(300)], color="grey", ls=":", lw=1,
-                       label="the former default's loss (300 steps)")
+                       label=f"{'the former default' if reference == 'adam' else reference}'s loss at 300 steps")
         ax.set_yscale("log")
         top = 3 * ref.loss[min(len(ref.loss) - 1, 3)]
         ax.set_ylim(ref.loss[-1] * 0.7, top)
-        ax.set_xlim(0, ref.seconds[ref.units.index(300)] * 1.05 if 300 in ref.units else ref.seconds[-1])
+        ax.set_xlim(0, ref.seconds[ref.units.index(300)] * 1.05 if 300 in ref.units and reference == "adam"
+                    else ref.seconds[-1])
         ax.set_title(pair)
         ax.set_xlabel("seconds (own compute, interleaved)")
         ax.set_ylabel("loss at final size")
@@ -298,6 +346,8 @@ def plot(results: dict[str, dict[str, Curve]], path: Path) -> None:
 
 
 def main(argv=None) -> None:
+    from torchvision.utils import save_image
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", default="building-starry", help=f"comma list of {', '.join(PAIRS)}, or all")
     parser.add_argument("--size", type=int, default=400)
@@ -306,6 +356,11 @@ def main(argv=None) -> None:
     parser.add_argument("--weights", default="vgg19-caffe")
     parser.add_argument("--eval-every", type=int, default=10, help="Adam steps between evaluations")
     parser.add_argument("--reference-steps", type=int, default=1000, help="Adam steps of the reference ('adam')")
+    parser.add_argument("--reference", default=None,
+                        help="the reference strategy's spec (default: adam:steps=REFERENCE_STEPS, the former default)")
+    parser.add_argument("--metrics", action="store_true", help="SSIM and sliced Wasserstein of each final picture")
+    parser.add_argument("--snapshot", type=int, action="append", default=[],
+                        help="also measure (and save) each strategy's picture at this step (repeatable)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "time_to_quality"))
     opts = parser.parse_args(argv)
@@ -314,9 +369,9 @@ def main(argv=None) -> None:
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     strategies = [Strategy.named(spec.replace(";", ",")) for spec in opts.strategies.split(",") if spec]
-    strategies = [s for s in strategies if s.name != "adam"]
-    strategies.insert(0, Strategy.named(f"adam:steps={opts.reference_steps}"))
-    strategies[0].name = "adam"
+    reference = Strategy.named((opts.reference or f"adam:steps={opts.reference_steps}").replace(";", ","))
+    reference.name = opts.reference or "adam"
+    strategies = [reference] + [s for s in strategies if s.name != reference.name]
     definition = LossDefinition.from_config(style_layers=None)
     vgg = VGGFeatures(load_weights(opts.weights), definition.layers)
     names = list(PAIRS) if opts.pairs == "all" else opts.pairs.split(",")
@@ -325,18 +380,31 @@ def main(argv=None) -> None:
         content, style = PAIRS[name]
         pair = pair_from_paths(str(ASSETS / content), str(ASSETS / style), opts.size)
         bench = Bench(vgg, definition, pair)
-        raced = race(bench, strategies, opts.eval_every)
+        snapshots: dict[str, torch.Tensor] = {}
+        raced = race(bench, strategies, opts.eval_every, snapshots, tuple(opts.snapshot))
         results[name] = {n: c for n, (c, _) in raced.items()}
-        from torchvision.utils import save_image
-
         (out / name).mkdir(exist_ok=True)
         for n, (_, image) in raced.items():
             save_image(resize(image, pair.content.shape[-2:]), out / name / f"{n}.png")
-        lines += table(name, results[name])
-        print("\n".join(table(name, results[name])), flush=True)
+        if opts.reference is None:
+            rows = table(name, results[name])
+        else:
+            from nst.objective.metrics import StyleTransferMetrics
+
+            metrics = StyleTransferMetrics(vgg, pair.content, pair.styles) if opts.metrics else None
+            images = {**{n: image for n, (_, image) in raced.items()}, **snapshots}
+            measured = {n: metrics(resize(image, pair.content.shape[-2:])) for n, image in images.items()} \
+                if metrics is not None else {}
+            rows = reference_table(name, results[name], reference.name, measured)
+            rows += [f"{n}: loss {bench.evaluate(image):.4g}, SSIM {measured.get(n, {}).get('eval/ssim_content', float('nan')):.3f}, "
+                     f"swd {measured.get(n, {}).get('eval/sliced_wasserstein', float('nan')):.4g}" for n, image in snapshots.items()]
+            for n, image in snapshots.items():
+                save_image(resize(image, pair.content.shape[-2:]), out / name / f"{n}.png")
+        lines += rows
+        print("\n".join(rows), flush=True)
         (out / "curves.json").write_text(json.dumps({p: {n: vars(c) for n, c in cs.items()}
                                                      for p, cs in results.items()}, indent=1))
-        plot(results, out / "time_to_quality.png")
+        plot(results, out / "time_to_quality.png", reference.name)
     (out / "table.md").write_text("\n".join(lines) + "\n")
     print(f"\nwrote {out}/table.md, curves.json, time_to_quality.png")
 

@@ -149,3 +149,30 @@ def test_normalized_fp16_gradients_scaled_by_gradscaler_stay_finite_and_unscaled
     scale = torch.tensor(32768.0)  # GradScaler halved its scale after an overflow
     ((normalizer(x).float() * 3 * g).sum() * scale).backward()
     torch.testing.assert_close((x.grad.float() / scale).abs().sum(), g.float().sum(), rtol=2e-3, atol=0)
+
+
+def test_the_default_lr_schedule_falls_to_zero_at_the_last_step_except_where_it_cannot():
+    """``auto``: ``anneal`` over max_steps (lr kept for three quarters of the steps, then linear
+    to ~0 at the last, so more steps end on smaller steps); constant for a video (frames have
+    their own steps) and without max_steps."""
+    from nst.errors import ConfigError
+    from nst.model.schedule import lr_schedule
+
+    def adam():
+        return torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.03)
+
+    for schedule in ("auto", "cosine"):
+        config = lr_schedule(adam(), schedule, 200, video=False)
+        scheduler = config["lr_scheduler"]["scheduler"]
+        lrs = []
+        for _ in range(200):
+            lrs.append(scheduler.get_last_lr()[0])
+            config["optimizer"].step()
+            scheduler.step()
+        assert lrs[0] == pytest.approx(0.03) and lrs[-1] <= 0.03 / 50 + 1e-12 and lrs == sorted(lrs, reverse=True)
+        if schedule == "auto":
+            assert lrs[150] == pytest.approx(0.03) and lrs[151] < 0.03
+    assert isinstance(lr_schedule(adam(), "auto", 200, video=True), torch.optim.Adam)
+    assert isinstance(lr_schedule(adam(), "auto", -1, video=False), torch.optim.Adam)
+    with pytest.raises(ConfigError, match="max_steps"):
+        lr_schedule(adam(), "cosine", -1, video=False)

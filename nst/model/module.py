@@ -32,6 +32,7 @@ from nst.model.schedule import (
     ImageEMA,
     Stages,
 )
+from nst.model.parameterisation import Parameterisation
 from nst.model.stages import StagedImages
 from nst.objective.tiles import DEFAULT_HALO, Tiling
 from nst.objective.tiling import resolve_tiling
@@ -68,7 +69,9 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, ImageOptimisation, Lig
         ema_decay: the output is a moving average of the iterates with this decay (0: the last
             iterate), restarted at each stage; 0.9 evens out Adam's jitter.
         normalize_gradients: jcjohnson's: each layer loss's gradient L1-normalised.
-        lr_schedule: ``cosine``: Adam's lr falls from ``lr`` to 0 over ``trainer.max_steps``.
+        lr_schedule: ``anneal``: Adam's lr stays, then falls linearly to 0 over the last quarter
+            of ``trainer.max_steps``; ``cosine``: from ``lr`` to 0 along a half cosine; ``auto``
+            (default): anneal, but constant for a video or without ``max_steps`` (``nst.model.schedule``).
         temporal_weight, video_init, steps_first_frame, steps_per_frame: a video's frames
             (``nst.model.temporal``): the weight of the temporal loss (0: off), each frame's start
             (``warped``: the previous result carried by the optical flow; ``content``: its photo)
@@ -77,6 +80,8 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, ImageOptimisation, Lig
             the image is larger, so that memory follows the tile (docs/guide/print-size.md); the
             style statistics stay those of the whole image (``nst.objective.tiling``). ``None``: untiled.
         tile_halo: px of context around each tile (80: exact features up to relu5_1).
+        parameterisation: what the optimiser steps: ``pixels``, or the coefficients of a
+            ``pyramid``, ``decorrelated`` colour or ``fourier`` basis (``nst.model.parameterisation``).
     """
 
     def __init__(
@@ -102,13 +107,14 @@ class NeuralStyleTransfer(StagedImages, ImageCheckpoints, ImageOptimisation, Lig
         final_stage_share: ClosedUnitInterval = 0.2,
         ema_decay: Decay = 0.9,
         normalize_gradients: bool = False,
-        lr_schedule: Literal["constant", "cosine"] = "constant",
+        lr_schedule: Literal["auto", "constant", "anneal", "cosine"] = "auto",
         temporal_weight: Weight = 1e4,
         video_init: Literal["warped", "content"] = "warped",
         steps_first_frame: PositiveInt = 300,
         steps_per_frame: PositiveInt = 100,
         tile_size: Pixels | Literal["auto"] | None = None,
         tile_halo: NonNegativeInt = DEFAULT_HALO,
+        parameterisation: Parameterisation = "pixels",
     ):
         super().__init__()
         self.save_hyperparameters()

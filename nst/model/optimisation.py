@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from nst.errors import ConfigError
+from nst.model.parameterisation import check_parameterisation, make_optimizer
+from nst.model.schedule import lr_schedule
 from nst.objective.style_objective import LossWeights
 
 DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03 in pixel units (docs/performance/time-to-quality.md)
@@ -14,7 +15,9 @@ DEFAULT_LR = {"adam": 0.03, "lbfgs": 1.0}  # adam 0.03 in pixel units (docs/perf
 
 class ImageOptimisation:
     """Needs ``images`` (the parameters), ``batches`` (their pairs), ``vgg``, ``averages`` and
-    ``hparams`` (``optimizer``, ``lr``, ``lbfgs_max_iter``, ``lr_schedule``) from the module."""
+    ``hparams`` (``optimizer``, ``lr``, ``lbfgs_max_iter``, ``lr_schedule``, ``parameterisation``)
+    from the module; the optimiser steps the pixels or a basis's coefficients
+    (``nst.model.parameterisation``)."""
 
     def forward(self, with_tv: bool = True) -> list[tuple[LossWeights, dict[str, torch.Tensor]]]:
         """Each pair's (α, β, γ) and unweighted terms; each batch of images goes through VGG once."""
@@ -62,14 +65,9 @@ class ImageOptimisation:
     def configure_optimizers(self):
         h = self.hparams
         lr = h.lr if h.lr is not None else DEFAULT_LR[h.optimizer]
+        check_parameterisation(h.parameterisation, self.makes_video, self.tiling is not None)
         if h.optimizer == "lbfgs":
-            return torch.optim.LBFGS(list(self.images), lr=lr, max_iter=h.lbfgs_max_iter, history_size=100,
-                                     line_search_fn="strong_wolfe")
-        adam = torch.optim.Adam(list(self.images), lr=lr)
-        if h.lr_schedule == "constant":
-            return adam
-        if self.trainer.max_steps < 1:
-            raise ConfigError("lr_schedule: cosine falls over trainer.max_steps, which is not set. "
-                              "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=self.trainer.max_steps)
-        return {"optimizer": adam, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+            return make_optimizer(torch.optim.LBFGS, self.images, h.parameterisation, lr=lr,
+                                  max_iter=h.lbfgs_max_iter, history_size=100, line_search_fn="strong_wolfe")
+        adam = make_optimizer(torch.optim.Adam, self.images, h.parameterisation, lr=lr)
+        return lr_schedule(adam, h.lr_schedule, self.trainer.max_steps, self.makes_video)

@@ -139,6 +139,37 @@ def resize_images(images: Sequence[torch.Tensor], shapes: Sequence[Sequence[int]
                 carry_optimizer_state(optimizer, image, shape)
 
 
+ANNEAL_SHARE = 0.25  # lr_schedule anneal: the share of the steps over which the lr falls to 0
+
+
+def anneal_factor(step: int, max_steps: int, share: float = ANNEAL_SHARE) -> float:
+    """The lr's factor at ``step`` (from 0) under ``anneal``: 1, then linear to 0 at the last
+    step over the last ``share`` of ``max_steps`` (warm-up, stable, decay without the warm-up)."""
+    decay = max(1, round(max_steps * share))
+    return min(1.0, (max_steps - step) / decay)
+
+
+def lr_schedule(adam: torch.optim.Optimizer, schedule: str, max_steps: int, video: bool):
+    """What ``configure_optimizers`` returns for Adam under ``model.lr_schedule``: ``anneal``
+    keeps lr, then lowers it linearly to 0 at ``max_steps`` over the last quarter of the steps;
+    ``cosine`` falls from lr to 0 along a half cosine. Both end on small steps, so a run asked
+    for more steps never ends on a spike. ``auto`` is ``anneal`` except for a video (each frame
+    has its own few steps, and Adam's moments carry over) or a run without ``max_steps``
+    (nothing to fall over): constant there. Measured: docs/parameterisation.md."""
+    if schedule == "auto":
+        schedule = "constant" if video or max_steps < 1 else "anneal"
+    if schedule == "constant":
+        return adam
+    if max_steps < 1:
+        raise ConfigError(f"lr_schedule: {schedule} falls over trainer.max_steps, which is not set. "
+                          "Fix: --trainer.max_steps N, or --model.lr_schedule constant")
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=max_steps)
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(adam, lambda step: anneal_factor(step, max_steps))
+    return {"optimizer": adam, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
 def start_averages(images: Sequence[torch.Tensor], decay: float, restored: list[dict] | None) -> list[ImageEMA]:
     """A new moving average per image (none for ``decay`` 0), or the ones a checkpoint kept."""
     if not decay:

@@ -6,6 +6,7 @@ from nst.objective.losses.combine import LayerLosses, WeightedSum, WholeLoss, bu
 from nst.objective.losses.content import ContentLoss, CosineContentLoss
 from nst.objective.losses.gram import GramLoss, gram_matrix, pixel_gram
 from nst.objective.losses.hypercolumn import HypercolumnSampler, Samplers
+from nst.objective.losses.matting import MattingLaplacian, PhotorealisticLoss
 from nst.objective.losses.mrf import MRFLoss
 from nst.objective.losses.nnst import NeuralNeighbourLoss
 from nst.objective.losses.registry import (
@@ -25,7 +26,7 @@ from nst.objective.losses.tv import TVLoss
 
 __all__ = [
     "CONTENT_LOSSES", "STYLE_LOSSES", "ContentLoss", "CosineContentLoss", "GramLoss", "HistogramLoss",
-    "HypercolumnSampler", "LayerLosses", "MRFLoss", "MeanStdLoss", "NeuralNeighbourLoss", "RelaxedEMDLoss",
+    "HypercolumnSampler", "LayerLosses", "MRFLoss", "MattingLaplacian", "PhotorealisticLoss", "MeanStdLoss", "NeuralNeighbourLoss", "RelaxedEMDLoss",
     "Samplers", "SelfSimilarityLoss", "SlicedWassersteinLoss", "TVLoss", "TemporalLoss", "Wasserstein2Loss",
     "WeightedSum", "WholeLoss", "accepted_options", "build_layer_losses", "check_options", "gram_matrix", "lookup",
     "pixel_gram", "register_content_loss", "register_style_loss",
