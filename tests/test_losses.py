@@ -174,7 +174,7 @@ def test_sizes_may_differ_between_style_and_generated():
 def test_registry_names_and_option_errors():
     assert set(STYLE_LOSSES) == {"gram", "mean_std", "wasserstein2", "sliced_wasserstein", "histogram", "mrf",
                                  "relaxed_emd", "nnst"}
-    assert set(CONTENT_LOSSES) == {"mse", "cosine", "self_similarity"}
+    assert set(CONTENT_LOSSES) == {"mse", "cosine", "self_similarity", "photorealistic"}
     feats = {"relu1_1": torch.rand(1, 3, 4, 4)}
     with pytest.raises(ConfigError, match="valid: gram, histogram, mean_std, mrf"):
         build_layer_losses("style", "fancy", None, feats, {"relu1_1": 1.0})

@@ -93,7 +93,8 @@ def ddp_run(tmp_path, name: str, styles, *extra: str, steps: int = 4) -> subproc
     """train.py with 2 CPU processes (DDP) on 4 pairs."""
     args = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
             *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=steps),
-            "--trainer.devices", "2", "--trainer.strategy", "ddp", "--run_name", name, *extra]
+            "--trainer.devices", "2", "--trainer.strategy", "ddp", "--run_name", name,
+            "--model.lr_schedule", "constant", *extra]  # as the single-process run: 2 + 2 steps = 4 straight
     env = fresh_env()
     return subprocess.run([sys.executable, str(PROJECT / "train.py"), *args], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -110,7 +111,7 @@ def test_ddp_makes_each_pair_once_as_one_process_does_and_resumes(tmp_path, styl
     a few pixels by one level after a few steps. A wrong pair, an image averaged or
     broadcast across ranks, or a resume without its own moments differs by tens of levels."""
     common = ["--data.content", str(ASSETS / "[bh]*.jpg"), "--data.style", str(styles),
-              *tiny_overrides(tmp_path, "--data.init", "content+noise", steps=4)]
+              *tiny_overrides(tmp_path, "--data.init", "content+noise", "--model.lr_schedule", "constant", steps=4)]
     env = fresh_env()
     one = subprocess.run([sys.executable, str(PROJECT / "train.py"), *common, "--run_name", "one"],
                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
