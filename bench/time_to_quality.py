@@ -39,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nst.hardware import native_bf16_cpu  # noqa: E402
 from nst.objective.network.features import VGGFeatures  # noqa: E402
 from nst.media.images import resize  # noqa: E402
 from nst.inputs.pair import InputOptions, Pair, pair_from_paths, start_image  # noqa: E402
@@ -76,7 +77,8 @@ STRATEGIES = {
     "c2f-nocarry": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, carry_moments=False),
     "c2f-bf16": dict(steps=300, coarse_to_fine=True, final_share=0.2, ema=0.99, bf16=True),
     "adam-bf16": dict(steps=300, bf16=True),
-    "default": dict(steps=200, lr=0.03, ema=0.9, bf16=True, init="style_colors"),  # starry.yaml
+    # starry.yaml; bf16 where the CPU computes it (a run's precision: auto), else fp32 as the run falls back
+    "default": dict(steps=200, lr=0.03, ema=0.9, bf16=native_bf16_cpu(), init="style_colors"),
 }
 for _kind in ("pyramid", "decorrelated", "fourier"):  # model.parameterisation, otherwise the default
     STRATEGIES[_kind] = dict(STRATEGIES["default"], parameterisation=_kind)

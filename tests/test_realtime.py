@@ -62,6 +62,31 @@ def test_network_keeps_any_size_in_unit_range(variant):
         assert out.min() >= 0 and out.max() <= 1
 
 
+def test_from_photo_starts_as_the_photo_and_learns_the_change(tmp_path):
+    """from_photo: the untrained network returns the photo; a step moves it; export keeps it."""
+    import onnxruntime
+
+    from nst.realtime.export import export_onnx
+
+    torch.manual_seed(0)
+    network = TransformerNet("small", from_photo=True)
+    photo = torch.rand(1, 3, 37, 53).clamp(0.01, 0.99)
+    assert (network(photo) - photo).abs().max() < 1e-5  # exactly the photo (sigmoid of its logit)
+    target = torch.zeros_like(photo)
+    optimiser = torch.optim.Adam(network.parameters(), lr=1e-3)
+    first = (photo - target).square().mean()
+    for _ in range(3):
+        optimiser.zero_grad()
+        (network(photo) - target).square().mean().backward()
+        optimiser.step()
+    with torch.no_grad():
+        out = network(photo)
+    assert (out - photo).abs().mean() > 1e-3 and (out - target).square().mean() < first  # it learnt a change
+    session = onnxruntime.InferenceSession(str(export_onnx(network, tmp_path / "p.onnx")),
+                                           providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"photo": photo.numpy()})[0] - out.numpy()).max() < 1e-4
+
+
 def distances(model: FastStyleTransfer, photos: torch.Tensor, painting: torch.Tensor) -> tuple[float, float]:
     """(mean colour distance, Gram style loss) of the validation pictures to the painting."""
     with torch.no_grad():

@@ -134,7 +134,7 @@ def load_style(path: str | Path) -> Style:
 def _load(path: Path, mtime: int) -> Style:
     checkpoint = read_checkpoint(path)
     variant = check_record(checkpoint.get("nst_realtime"), path)
-    network = TransformerNet(variant)
+    network = TransformerNet(variant, bool(checkpoint["nst_realtime"].get("from_photo", False)))
     state = {k.removeprefix("network."): v for k, v in checkpoint.get("state_dict", {}).items()
              if k.startswith("network.")}
     try:

@@ -42,6 +42,9 @@ class FastStyleTransfer(LightningModule):
             relative to the training crops).
         network: ``johnson`` (the paper's: 32-64-128 channels, 5 residual blocks) or ``small``
             (half the width, 3 blocks: about 4x faster, for CPUs).
+        from_photo: the network paints over the photo (its output starts as the photo and learns
+            the change) instead of from nothing (Johnson et al.'s); the way to a usable style
+            from a short training run.
         content_loss, style_loss, *_options, content_layers, style_layers: as for the optimisation
             (``nst.objective.losses``); the layers default to Johnson et al.'s.
         content_weight, style_weight, tv_weight: α, β, γ (``None``: the losses' calibrated defaults).
@@ -55,6 +58,7 @@ class FastStyleTransfer(LightningModule):
         style: str | None = None,
         style_size: Pixels = 256,
         network: Variant = "johnson",
+        from_photo: bool = False,
         content_loss: str = "mse",
         content_loss_options: dict | None = None,
         style_loss: str = "gram",
@@ -79,7 +83,7 @@ class FastStyleTransfer(LightningModule):
         alpha, beta = self.definition.default_weights()
         self.loss_weights = LossWeights(alpha if content_weight is None else content_weight,
                                         beta if style_weight is None else style_weight, tv_weight)
-        self.network = TransformerNet(network)
+        self.network = TransformerNet(network, from_photo)
         self.objective: StyleObjective | None = None
         self.strict_loading = False  # the checkpoint holds the network alone, not the frozen VGG19
         self._val_grid: list[torch.Tensor] = []
@@ -147,6 +151,7 @@ class FastStyleTransfer(LightningModule):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
         style = self.hparams.style
         checkpoint["nst_realtime"] = {
-            "format": FORMAT_VERSION, "network": self.hparams.network, "style": str(style),
+            "format": FORMAT_VERSION, "network": self.hparams.network,
+            "from_photo": self.hparams.from_photo, "style": str(style),
             "style_sha256": file_sha256(style) if style and Path(style).is_file() else None,
         }

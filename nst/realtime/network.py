@@ -8,6 +8,12 @@ Any input size works: the image is reflect-padded to a multiple of 4 (two stride
 the output cropped back. The output passes through a sigmoid, so it is always a valid picture
 in [0, 1] (also under bf16 and in an exported ONNX graph) and every pixel keeps a gradient:
 a clamp would leave out-of-range pixels with none, so they could stay stuck there.
+
+``from_photo=True`` makes the network paint over the photo instead of from nothing: its output is
+sigmoid(logit(photo) + the network's), and the last convolution starts at zero, so before any
+training the output is the photo itself and every step only learns the change. The content is
+there from the first step, which a short training run (a CPU's half hour) cannot otherwise
+reach (docs/realtime.md, measured).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from torch import nn
 from nst.errors import ConfigError
 
 Variant = Literal["johnson", "small"]
+PHOTO_EPS = 1e-3  # from_photo: a photo's 0 and 1 as logits of +-6.9, so the output can still reach them
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ class Upsample(nn.Module):
 class TransformerNet(nn.Module):
     """A 1x3xHxW (or Bx3xHxW) photo in [0, 1] to its stylised picture of the same size, in [0, 1]."""
 
-    def __init__(self, variant: Variant = "johnson"):
+    def __init__(self, variant: Variant = "johnson", from_photo: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ConfigError(f"unknown network '{variant}'; valid: {', '.join(VARIANTS)}")
@@ -81,10 +88,17 @@ class TransformerNet(nn.Module):
         self.down = nn.Sequential(conv_norm_relu(3, a, 9), conv_norm_relu(a, b, 3, 2), conv_norm_relu(b, c, 3, 2))
         self.residuals = nn.Sequential(*(Residual(c) for _ in range(blocks)))
         self.up = nn.Sequential(Upsample(c, b), Upsample(b, a), conv(a, 3, 9))
+        self.from_photo = from_photo
+        if from_photo:  # the change starts at zero: the untrained network returns the photo
+            nn.init.zeros_(self.up[-1][1].weight)
+            nn.init.zeros_(self.up[-1][1].bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2:]
         pad_h, pad_w = (-h) % 4, (-w) % 4
         x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect")  # always (a no-op at 0): one graph for every size
-        x = self.up(self.residuals(self.down(x * 2 - 1)))  # centred input: the first conv sees [-1, 1]
-        return torch.sigmoid(x[..., :h, :w])
+        x = self.up(self.residuals(self.down(x * 2 - 1)))[..., :h, :w]  # centred input: the first conv sees [-1, 1]
+        if self.from_photo:
+            photo = image.float().clamp(PHOTO_EPS, 1 - PHOTO_EPS)
+            x = x + (torch.log(photo) - torch.log1p(-photo))  # logit (spelt out: ONNX has no Logit operator)
+        return torch.sigmoid(x)
