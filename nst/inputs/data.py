@@ -56,8 +56,9 @@ class StylePairDataModule(LightningDataModule):
         preserve_color: ``none``, ``luminance`` (style on luminance only, the photo's chroma
             kept), ``histogram`` (the styles recoloured to the photo's mean/covariance) or
             ``neighbour`` (NNST's: the result's lightness, the photo's chroma in the painting's palette).
-        content_masks: one mask per style over the photo (white: this style here), or ``[auto]``:
-            regions found and matched by colour (``nst.inputs.automasks``); the style
+        content_masks: one mask per style over the photo (white: this style here), ``[auto]``:
+            regions found and matched by colour, or ``[subject]``: the subject and the rest
+            (GrabCut) of photo and painting (``nst.inputs.automasks``); the style
             loss's statistics are guided by it (Gatys et al. 2017).
         style_masks: one mask per style image (where to take its style from; default all).
         init: ``style_colors`` (the photo in the painting's colours: fewer steps to the same

@@ -29,7 +29,7 @@ from nst.media.images import (
     resize,
     resize_long_side,
 )
-from nst.inputs.automasks import AUTO, auto_masks
+from nst.inputs.automasks import KINDS, auto_masks
 from nst.inputs.pairs import PairSpec, expand_images
 from nst.media.video import Clip, ClipOptions, is_video_file, read_clip, read_frames_folder
 
@@ -157,15 +157,20 @@ def check_inputs(specs: Sequence[PairSpec], options: InputOptions) -> None:
         raise ConfigError(f"{len(specs)} pairs with content_masks: masks belong to one "
                           "photo. Fix: run one pair at a time with masks")
     styles = len(specs[0].styles)
-    if list(options.content_masks) == [AUTO]:
+    if is_auto(options.content_masks):
         if styles != 1 or options.style_masks is not None:
-            raise ConfigError(f"content_masks [auto] cuts one painting into regions; got {styles} style images"
+            raise ConfigError(f"content_masks [{options.content_masks[0]}] cuts one painting into regions; got {styles} style images"
                               f"{' and style_masks' if options.style_masks is not None else ''}. Fix: one "
                               "data.style and no style_masks, or mask files")
         return
     for name, masks in (("content_masks", options.content_masks), ("style_masks", options.style_masks)):
         if masks is not None and len(masks) != styles:
             raise ConfigError(f"{name} has {len(masks)} masks for {styles} style images; give one each")
+
+
+def is_auto(content_masks) -> bool:
+    """``[auto]`` or ``[subject]``: masks found, not files (``nst.inputs.automasks``)."""
+    return bool(content_masks) and len(content_masks) == 1 and content_masks[0] in KINDS
 
 
 def is_clip(content: str, options: InputOptions) -> bool:
@@ -274,8 +279,8 @@ def make_pair(spec: PairSpec, index: int, options: InputOptions, folder: str = "
     if options.preserve_color == "histogram":
         styles = tuple(match_color_histogram(s, content) for s in styles)
     masks = None
-    if options.content_masks and list(options.content_masks) == [AUTO]:
-        styles, blend, masks = auto_masks(content, styles[0], seed=options.seed)
+    if is_auto(options.content_masks):
+        styles, blend, masks = auto_masks(content, styles[0], seed=options.seed, kind=options.content_masks[0])
     pair = Pair(spec.name, index, content, styles, blend, start=content, seed=options.seed + index, folder=folder,
                 keep_chroma=options.preserve_color == "luminance", correct_color=options.preserve_color == "neighbour",
                 clip=clip, alpha=alpha)

@@ -278,7 +278,7 @@ def resolve_config_paths(config: Namespace, path_keys: dict = PATH_KEYS) -> None
 
 
 def relative_to(config_file: Path, value: str) -> str:
-    if Path(value).expanduser().is_absolute() or value == "auto":  # data.content_masks: [auto]
+    if Path(value).expanduser().is_absolute() or value in ("auto", "subject"):  # data.content_masks: [auto]
         return value
     return os.path.normpath(config_file.parent / value)
 
