@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
 
+import nst
 import train
 from nst.realtime.apply import StyleCheckpointError, load_style
 from nst.realtime.module import FastStyleTransfer
@@ -252,6 +253,16 @@ def test_onnx_and_torchscript_match_pytorch_on_two_sizes(trained, tmp_path):
         assert out.shape == (1, 3, h, w)
         assert np.abs(out - expected.numpy()).max() < 1e-4  # float32 kernels differ: measured ~1e-6
         assert (scripted(photo) - expected).abs().max() < 1e-5
+    # the ONNX file is a style of its own: ONNX Runtime paints, the outputs name the model
+    onnx_style = load_style(tmp_path / "s.onnx")
+    as_json = lambda d: json.loads(json.dumps(d, default=str))  # noqa: E731 - tuples come back as lists
+    assert onnx_style.record == load_style(ckpt).record and onnx_style.config == as_json(load_style(ckpt).config)
+    photo = torch.rand(1, 3, 40, 44)
+    with torch.no_grad():
+        expected = network(photo)
+    assert (nst.stylize(photo, model=str(tmp_path / "s.onnx"), return_tensor=True) - expected).abs().max() < 1e-4
+    assert onnx_style.metadata["nst:model"].endswith("s.onnx") and onnx_style.metadata["nst:network"] == "small"
+    assert train.main(["export", "--model", str(tmp_path / "s.onnx"), "--output", str(tmp_path / "t.onnx")]) == 2
 
 
 def test_cli_without_photos_says_how_in_one_line(capsys):

@@ -1,8 +1,12 @@
 """A trained style network as a file other runtimes load: TorchScript (``torch.jit``) and ONNX
-(``torch.onnx``, opset 18), both with dynamic batch, height and width, so one file paints any size."""
+(``torch.onnx``, opset 18), both with dynamic batch, height and width, so one file paints any size.
+The ONNX file carries the style's record and training config as metadata (``nst_realtime``,
+``nst_config``), so ``nst.load_style("x.onnx")`` runs it with ONNX Runtime and its outputs
+name the model as a checkpoint's do."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -26,9 +30,10 @@ def export_torchscript(network: TransformerNet, path: str | Path) -> Path:
     return path
 
 
-def export_onnx(network: TransformerNet, path: str | Path, example_size: int = 64) -> Path:
+def export_onnx(network: TransformerNet, path: str | Path, example_size: int = 64,
+                record: dict | None = None, config: dict | None = None) -> Path:
     """ONNX with dynamic (batch, height, width): the input ``photo`` Bx3xHxW in [0, 1], the output
-    ``stylised`` of the same shape."""
+    ``stylised`` of the same shape; ``record`` and ``config`` (the checkpoint's) as metadata."""
     path = Path(path)
     network = network.eval()
     example = torch.rand(1, 3, example_size, example_size + 4)
@@ -40,4 +45,12 @@ def export_onnx(network: TransformerNet, path: str | Path, example_size: int = 6
                           dynamo=True, external_data=False)
     except OSError as e:
         raise OutputError(f"cannot write {path} ({e.strerror or e}). Fix: a folder you can write") from None
+    if record is not None:
+        import onnx
+
+        model = onnx.load(str(path))
+        for key, value in (("nst_realtime", record), ("nst_config", config or {})):
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(value, sort_keys=True, default=str)
+        onnx.save(model, str(path))
     return path

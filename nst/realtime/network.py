@@ -88,7 +88,7 @@ class TransformerNet(nn.Module):
         self.down = nn.Sequential(conv_norm_relu(3, a, 9), conv_norm_relu(a, b, 3, 2), conv_norm_relu(b, c, 3, 2))
         self.residuals = nn.Sequential(*(Residual(c) for _ in range(blocks)))
         self.up = nn.Sequential(Upsample(c, b), Upsample(b, a), conv(a, 3, 9))
-        self.from_photo = from_photo
+        self.from_photo, self.photo_eps = from_photo, PHOTO_EPS
         if from_photo:  # the change starts at zero: the untrained network returns the photo
             nn.init.zeros_(self.up[-1][1].weight)
             nn.init.zeros_(self.up[-1][1].bias)
@@ -99,6 +99,6 @@ class TransformerNet(nn.Module):
         x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect")  # always (a no-op at 0): one graph for every size
         x = self.up(self.residuals(self.down(x * 2 - 1)))[..., :h, :w]  # centred input: the first conv sees [-1, 1]
         if self.from_photo:
-            photo = image.float().clamp(PHOTO_EPS, 1 - PHOTO_EPS)
+            photo = image.float().clamp(self.photo_eps, 1 - self.photo_eps)
             x = x + (torch.log(photo) - torch.log1p(-photo))  # logit (spelt out: ONNX has no Logit operator)
         return torch.sigmoid(x)

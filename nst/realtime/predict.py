@@ -56,7 +56,7 @@ class Applier(LightningModule):
 
     def __init__(self, style: Style, precision: str = "32"):
         super().__init__()
-        self.style, self.network, self.precision_name = style, style.network, precision
+        self.style, self.network, self.precision_name = style, style.network, precision  # network: None for ONNX
 
     def predict_step(self, batch: dict, batch_idx: int):
         if batch["image"] is None:

@@ -170,7 +170,8 @@ def stylize_command(argv: list[str]) -> int:
 
     parser = OneLineParser(prog="train.py stylize", allow_abbrev=False,
                            description="Apply a trained real-time style (docs/realtime.md).")
-    parser.add_argument("--model", required=True, help="the style's checkpoint (last.ckpt of a training run)")
+    parser.add_argument("--model", required=True, help="the style's checkpoint (last.ckpt of a training run), "
+                        "or its ONNX export (run by ONNX Runtime)")
     parser.add_argument("--input", required=True, help="a photo, a folder of photos, or a video")
     parser.add_argument("--output", required=True, help="the picture, folder or .mp4 to write")
     parser.add_argument("--size", type=int, default=None, help="long side in px (default: the input's own)")
@@ -207,7 +208,10 @@ def export_command(argv: list[str]) -> int:
     target = Path(args.output).expanduser()
     if target.suffix not in (".onnx", ".pt"):
         raise ConfigError(f"--output {target}: unknown format. Fix: a name ending in .onnx or .pt")
-    network = load_style(args.model).network
-    path = export_onnx(network, target) if target.suffix == ".onnx" else export_torchscript(network, target)
+    style = load_style(args.model)
+    if style.network is None:
+        raise ConfigError(f"--model {args.model} is already an export. Fix: the last.ckpt it was exported from")
+    path = export_onnx(style.network, target, record=style.record, config=style.config) if target.suffix == ".onnx" \
+        else export_torchscript(style.network, target)
     print(f"nst: wrote {path} (input 'photo' Bx3xHxW in [0, 1], any H and W)")
     return 0
