@@ -5,7 +5,8 @@ the same picture.
 
 For each long side (default 256, 512, 1024 px of assets/building.jpg) it times one forward pass
 of each network variant (``johnson``, ``small``; untrained weights: the same arithmetic) in
-fp32 and in bf16 autocast, interleaved round by round (every variant once, then again) so that
+fp32, in bf16 autocast (where the CPU has bf16: emulated it is many times slower) and as its
+ONNX export run by ONNX Runtime (``--model x.onnx``; fp32), interleaved round by round (every variant once, then again) so that
 a shared machine's drift falls on all alike; the median of ``--repeats`` rounds after one
 untimed. The optimisation's time is measured, not guessed: ``--opt-steps`` Adam steps of the
 shipped objective (gram, bf16 where native) after one untimed, per step x 200 steps (the
@@ -42,14 +43,36 @@ def autocast(precision: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
+def onnx_sessions(variants, threads: int) -> dict:
+    """Each variant exported to ONNX (a temporary file) and opened as ``nst.load_style`` opens it."""
+    import tempfile
+
+    import onnxruntime
+
+    from nst.realtime.export import export_onnx
+
+    sessions = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for variant in variants:
+            path = export_onnx(TransformerNet(variant).eval(), Path(folder) / f"{variant}.onnx")
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            sessions[(variant, "onnx")] = onnxruntime.InferenceSession(str(path), options,
+                                                                       providers=["CPUExecutionProvider"])
+    return sessions
+
+
 def network_ms(networks: dict, photo: torch.Tensor, repeats: int) -> dict[str, float]:
     times = {key: [] for key in networks}
     with torch.inference_mode():
         for round_ in range(repeats + 1):
             for (variant, precision), network in networks.items():
                 began = time.perf_counter()
-                with autocast(precision):
-                    network(photo)
+                if precision == "onnx":
+                    network.run(None, {"photo": photo.numpy()})
+                else:
+                    with autocast(precision):
+                        network(photo)
                 if round_:
                     times[(variant, precision)].append((time.perf_counter() - began) * 1000)
     return {key: statistics.median(values) for key, values in times.items()}
@@ -85,19 +108,21 @@ def main() -> None:
     bf16_native = native_bf16_cpu()
     precisions = ("fp32", "bf16") if bf16_native else ("fp32",)  # emulated bf16 is many times slower: not timed
     networks = {(v, p): TransformerNet(v).eval() for v in ("small", "johnson") for p in precisions}
+    networks.update(onnx_sessions(("small", "johnson"), torch.get_num_threads()))
     vgg = VGGFeatures(load_weights(args.weights), LossDefinition.from_config().layers)
     photo_full = load_image(ASSETS / "building.jpg")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), bf16 native: {bf16_native}")
-    header = "| long side | small fp32 | small bf16 | johnson fp32 | johnson bf16 | optimisation (200 steps) | x johnson fp32 |"
-    rows = [header, "| --- | --- | --- | --- | --- | --- | --- |"]
+    header = ("| long side | small fp32 | small bf16 | small ONNX Runtime | johnson fp32 | johnson bf16 | "
+              "johnson ONNX Runtime | optimisation (200 steps) | x johnson fp32 |")
+    rows = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for size in (int(s) for s in args.sizes.split(",")):
         photo = resize_long_side(photo_full, size)
         ms = network_ms(networks, photo, args.repeats)
         h, w = photo.shape[-2:]
         cell = {key: f"{ms[key]:.0f} ms" if key in ms else "(emulated)" for key in
-                [(v, p) for v in ("small", "johnson") for p in ("fp32", "bf16")]}
-        row = (f"| {size} ({w}x{h}) | {cell[('small', 'fp32')]} | {cell[('small', 'bf16')]} | "
-               f"{cell[('johnson', 'fp32')]} | {cell[('johnson', 'bf16')]} | ")
+                [(v, p) for v in ("small", "johnson") for p in ("fp32", "bf16", "onnx")]}
+        row = "| " + " | ".join([f"{size} ({w}x{h})"] + [cell[(v, p)] for v in ("small", "johnson")
+                                                        for p in ("fp32", "bf16", "onnx")]) + " | "
         if args.opt_steps:  # --opt-steps 0: the networks alone
             step = optimisation_step_s(vgg, size, args.opt_steps, bf16_native)
             total = step * STEPS
