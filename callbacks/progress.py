@@ -4,6 +4,7 @@ loss to three significant figures, steps per second and the time left; right aft
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -33,19 +34,29 @@ class TimeLeftColumn(ProgressColumn):
 
     def render(self, task) -> Text:
         left = task.time_remaining
-        return Text("" if left is None else f"{timedelta(seconds=int(left))} left")
+        return Text("" if left is None or not math.isfinite(left) else f"{timedelta(seconds=int(left))} left")
 
 
 class StepProgressBar(RichProgressBar):
-    """Lightning's rich bar, counting ``trainer.global_step`` against ``trainer.max_steps``."""
+    """Lightning's rich bar, counting ``trainer.global_step`` against ``trainer.max_steps`` (a
+    training of epochs: against the epochs' steps, with the epoch in front; a time budget
+    alone: ``step N/?``)."""
 
     @property
     def total_train_batches(self) -> int | float:
-        steps = self.trainer.max_steps
-        return steps if steps and steps > 0 else super().total_train_batches
+        steps, epochs = self.trainer.max_steps, self.trainer.max_epochs
+        if steps and steps > 0:
+            return steps
+        per_epoch = super().total_train_batches
+        if epochs and epochs > 0 and math.isfinite(per_epoch):
+            return per_epoch * epochs
+        return math.inf
 
     def _get_train_description(self, current_epoch: int) -> str:
-        return " ".join(filter(None, [stage_label(self.trainer), "step"]))
+        trainer = self.trainer
+        epochs = (f"epoch {trainer.current_epoch + 1}" + (f"/{trainer.max_epochs}" if (trainer.max_epochs or 0) > 0 else "")
+                  if not (trainer.max_steps and trainer.max_steps > 0) else "")
+        return " ".join(filter(None, [stage_label(trainer), epochs, "step"]))
 
     def configure_columns(self, trainer) -> list:
         return [TextColumn("[progress.description]{task.description}"), *super().configure_columns(trainer)[1:2],

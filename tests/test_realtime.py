@@ -271,13 +271,15 @@ def test_cli_without_photos_says_how_in_one_line(capsys):
     assert "--data.photos DIR" in line and "Fix:" in line
 
 
-def test_cli_trains_a_style_in_one_command(folder, tmp_path):
+def test_cli_trains_a_style_in_one_command(folder, tmp_path, capsys):
     args = ["--config", "fast_starry.yaml", "--data.photos", str(folder["photos"]), "--model.style",
             str(folder["painting"]), "--model.weights", "random", "--model.network", "small", "--data.size", "32",
-            "--data.batch_size", "2", "--trainer.max_steps", "3", "--trainer.accelerator", "cpu",
-            "--trainer.precision", "32-true", "--trainer.enable_progress_bar", "false", "--output_dir", str(tmp_path)]
+            "--data.batch_size", "2", "--trainer.max_epochs", "1", "--trainer.accelerator", "cpu",
+            "--trainer.precision", "32-true", "--output_dir", str(tmp_path)]
     assert train.main(args) == 0
     assert (tmp_path / "fast_starry" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    bar = capsys.readouterr().out
+    assert "epoch 1/1 step" in bar and "v_num" not in bar and "Epoch" not in bar, bar[-400:]  # the run's own bar
 
 
 def test_a_video_frame_by_frame(trained, tmp_path):

@@ -174,12 +174,7 @@ class NSTCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
-        """The run's own progress bar (steps of the run, not batches of an epoch) unless the bar
-        is off or the config names one."""
-        named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
-        if config.get("enable_progress_bar", True) is not False and not named:
-            callbacks = [*callbacks, StepProgressBar()]
-        return super()._instantiate_trainer(config, callbacks)
+        return super()._instantiate_trainer(config, with_step_bar(config, callbacks))
 
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator
@@ -275,6 +270,15 @@ def resolve_config_paths(config: Namespace, path_keys: dict = PATH_KEYS) -> None
                     config[section][key] = [relative_to(config_file, v) for v in value]
                 elif isinstance(value, str) and (key not in ("init", "weights") or Path(value).suffix):
                     config[section][key] = relative_to(config_file, value)  # init/weights may be names
+
+
+def with_step_bar(config: dict, callbacks: list) -> list:
+    """The run's own progress bar (steps of the run, not batches of an epoch) unless the bar
+    is off or the config names one."""
+    named = [c for c in [*(config.get("callbacks") or []), *callbacks] if isinstance(c, ProgressBar)]
+    if config.get("enable_progress_bar", True) is not False and not named:
+        callbacks = [*callbacks, StepProgressBar()]
+    return callbacks
 
 
 def relative_to(config_file: Path, value: str) -> str:

@@ -24,7 +24,7 @@ from nst.model.checkpoints import resolve_ckpt_path
 from nst.realtime.module import FastStyleTransfer
 from nst.realtime.photos import MISSING, PhotoDataModule
 from nst.runs.arguments import explain_argument_error
-from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths
+from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths, with_step_bar
 
 TASK = "realtime"
 PATH_KEYS = {"data": ("photos",), "model": ("style", "weights")}
@@ -118,6 +118,9 @@ class RealtimeCLI(LightningCLI):
             timeout = {"timeout": NCCL_TIMEOUT} if isinstance(strategy, DDPStrategy) else {}
             strategy = DDPStrategy(broadcast_buffers=False, **timeout)
         return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        return super()._instantiate_trainer(config, with_step_bar(config, callbacks))
 
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
