@@ -128,7 +128,7 @@ class RealtimeCLI(LightningCLI):
         if callback is not None and callback.dirpath and not self.trainer.interrupted:
             # the state the run ended with (a max_time stop comes between every_n_train_steps saves)
             last = callback.last_model_path or str(Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}.ckpt")
-            self.trainer.save_checkpoint(last)
+            self.trainer.save_checkpoint(last, weights_only=False)  # the whole state: --ckpt_path last resumes it
             callback.last_model_path = last
 
 
