@@ -43,8 +43,8 @@ class FastStyleTransfer(LightningModule):
         network: ``johnson`` (the paper's: 32-64-128 channels, 5 residual blocks) or ``small``
             (half the width, 3 blocks: about 4x faster, for CPUs).
         from_photo: the network paints over the photo (its output starts as the photo and learns
-            the change) instead of from nothing (Johnson et al.'s); the way to a usable style
-            from a short training run.
+            the change) instead of from nothing (Johnson et al.'s): a short training run keeps
+            the photo's content (docs/realtime.md, measured).
         content_loss, style_loss, *_options, content_layers, style_layers: as for the optimisation
             (``nst.objective.losses``); the layers default to Johnson et al.'s.
         content_weight, style_weight, tv_weight: α, β, γ (``None``: the losses' calibrated defaults).
