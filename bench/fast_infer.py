@@ -47,18 +47,14 @@ def onnx_sessions(variants, threads: int) -> dict:
     """Each variant exported to ONNX (a temporary file) and opened as ``nst.load_style`` opens it."""
     import tempfile
 
-    import onnxruntime
-
+    from nst.realtime.apply import onnx_session
     from nst.realtime.export import export_onnx
 
     sessions = {}
     with tempfile.TemporaryDirectory() as folder:
         for variant in variants:
             path = export_onnx(TransformerNet(variant).eval(), Path(folder) / f"{variant}.onnx")
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
-            sessions[(variant, "onnx")] = onnxruntime.InferenceSession(str(path), options,
-                                                                       providers=["CPUExecutionProvider"])
+            sessions[(variant, "onnx")] = onnx_session(path, threads)
     return sessions
 
 

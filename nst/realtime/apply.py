@@ -56,8 +56,8 @@ class Style:
     """One trained style network. ``style(photo, size=512)`` -> PIL image (``return_tensor``:
     1x3xHxW in [0, 1]); ``photo`` a path, PIL image, HxWx3 uint8 array or (1x)3xHxW tensor."""
 
-    def __init__(self, network: TransformerNet, path: Path, record: dict, config: dict):
-        self.network = network.eval().requires_grad_(False)
+    def __init__(self, network: TransformerNet | None, path: Path, record: dict, config: dict):
+        self.network = network.eval().requires_grad_(False) if network is not None else None  # None: ONNX
         self.path, self.record, self.config = path, record, config
         self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -136,26 +136,32 @@ class OnnxStyle(Style):
     PyTorch: docs/realtime.md); float32 only."""
 
     def __init__(self, session, path: Path, record: dict, config: dict):
-        self.network, self.session = None, session
-        self.path, self.record, self.config = path, record, config
-        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        super().__init__(None, path, record, config)
+        self.session = session
 
     def tensor(self, photo: torch.Tensor, precision: str = "32") -> torch.Tensor:
         return torch.from_numpy(self.session.run(None, {"photo": photo.float().cpu().contiguous().numpy()})[0])
 
 
+def onnx_session(path: Path, threads: int | None = None):
+    """ONNX Runtime on the CPU with as many threads as torch would use (or ``threads``)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def load_onnx(path: Path) -> OnnxStyle:
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401 - here only to say what is missing
     except ImportError:
         raise StyleCheckpointError(f"{path} is an ONNX model, which needs ONNX Runtime. Fix: pip install "
                                    "onnxruntime (or nst[export]), or use the last.ckpt") from None
     if not path.is_file():
         raise StyleCheckpointError(f"style model {path} is not a file. Fix: the .onnx that train.py export wrote")
     try:
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()  # as many threads as torch would use
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = onnx_session(path)
     except Exception as e:  # noqa: BLE001 - any unreadable model is the same one-line problem
         raise StyleCheckpointError(f"cannot read ONNX model {path} ({' '.join(str(e).split())[:160]}). "
                                    "Fix: an .onnx written by train.py export") from None
