@@ -42,8 +42,8 @@ def pixels(path: Path) -> np.ndarray:
 
 
 def test_batch_of_pairs_equals_each_pair_run_alone(tmp_path, styles):
-    """Two pairs of one size are one 2-image parameter; each image ends exactly as in its own
-    one-pair run (losses are per image and summed), and the outputs are named after the pair."""
+    """Two pairs of one size are one 2-image parameter; each image ends as in its own one-pair
+    run, to a grey level (losses are per image and summed); the outputs are named after the pair."""
     batch = run(["--data.content", str(ASSETS / "home.jpg"), "--data.style", str(styles),
                  *tiny_overrides(tmp_path / "batch", "--data.init", "content+noise", steps=6)])
     model = batch.model
@@ -55,8 +55,11 @@ def test_batch_of_pairs_equals_each_pair_run_alone(tmp_path, styles):
         seed = ["--data.seed", "1"] if name == "home__starry_night" else []  # pair index 1: seed + 1
         alone = run(["--data.content", str(ASSETS / "home.jpg"), "--data.style", str(styles / style),
                      *tiny_overrides(tmp_path / name, "--data.init", "content+noise", *seed, steps=6)])
-        np.testing.assert_array_equal(pixels(run_dir / name / "final.png"),
-                                      pixels(Path(alone.trainer.log_dir) / "final.png"))
+        together = pixels(run_dir / name / "final.png")
+        by_itself = pixels(Path(alone.trainer.log_dir) / "final.png")
+        # A batch of two sums some convolutions in another order than a batch of one on some
+        # kernels (ATEN_CPU_CAPABILITY=default: 1 pixel in 2304 one grey level off after 6 steps).
+        assert np.abs(together - by_itself).max() <= 1 and (together != by_itself).mean() < 0.01
 
 
 def test_several_sizes_are_several_parameters(tmp_path, styles):
