@@ -88,6 +88,36 @@ def test_from_photo_starts_as_the_photo_and_learns_the_change(tmp_path):
     assert np.abs(session.run(None, {"photo": photo.numpy()})[0] - out.numpy()).max() < 1e-4
 
 
+def test_painting_colours_start_as_the_photo_in_the_paintings_colours(folder, tmp_path):
+    """painting_colours: the untrained network returns the photo moved to the painting's colour mean
+    and covariance (as the optimisation's style_colors start); the checkpoint, TorchScript and
+    ONNX Runtime keep the painting's statistics; without from_photo it is refused in one line."""
+    import onnxruntime
+
+    from nst.media.color import match_color_histogram
+    from nst.media.images import load_image
+    from nst.realtime.export import export_onnx, export_torchscript
+
+    model = make_model(folder, from_photo=True, painting_colours=True)
+    model.configure_model()
+    painting = load_image(folder["painting"])
+    photo = load_image(next(folder["photos"].glob("p3.jpg")))
+    with torch.no_grad():
+        out = model(photo)
+    expected = match_color_histogram(photo, painting).clamp(1e-3, 1 - 1e-3)
+    assert (out - expected).abs().max() < 1e-4 and (out - photo).abs().mean() > 0.05  # recoloured, exactly
+    for grey in (photo.mean(1, keepdim=True).expand(-1, 3, -1, -1), torch.full_like(photo, 0.4)):
+        assert torch.isfinite(model(grey)).all()  # a rank-1 or flat covariance: still a picture
+    network = model.network.eval()
+    session = onnxruntime.InferenceSession(str(export_onnx(network, tmp_path / "c.onnx")),
+                                           providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"photo": photo.numpy()})[0] - out.numpy()).max() < 1e-4
+    scripted = torch.jit.load(str(export_torchscript(network, tmp_path / "c.pt")))
+    assert (scripted(photo) - out).abs().max() < 1e-5
+    with pytest.raises(Exception, match="painting_colours recolours the photo"):
+        TransformerNet("small", from_photo=False, painting_colours=True)
+
+
 def distances(model: FastStyleTransfer, photos: torch.Tensor, painting: torch.Tensor) -> tuple[float, float]:
     """(mean colour distance, Gram style loss) of the validation pictures to the painting."""
     with torch.no_grad():

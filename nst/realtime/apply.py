@@ -180,7 +180,8 @@ def _load(path: Path, mtime: int) -> Style:
         return load_onnx(path)
     checkpoint = read_checkpoint(path)
     variant = check_record(checkpoint.get("nst_realtime"), path)
-    network = TransformerNet(variant, bool(checkpoint["nst_realtime"].get("from_photo", False)))
+    record = checkpoint["nst_realtime"]  # older records have no from_photo / painting_colours: false
+    network = TransformerNet(variant, bool(record.get("from_photo", False)), bool(record.get("painting_colours", False)))
     state = {k.removeprefix("network."): v for k, v in checkpoint.get("state_dict", {}).items()
              if k.startswith("network.")}
     try:

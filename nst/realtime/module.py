@@ -45,6 +45,8 @@ class FastStyleTransfer(LightningModule):
         from_photo: the network paints over the photo (its output starts as the photo and learns
             the change) instead of from nothing (Johnson et al.'s): a short training run keeps
             the photo's content (docs/realtime.md, measured).
+        painting_colours: with ``from_photo``, the photo painted over is first moved to the
+            painting's colour mean and covariance (the optimisation's ``style_colors`` start).
         content_loss, style_loss, *_options, content_layers, style_layers: as for the optimisation
             (``nst.objective.losses``); the layers default to Johnson et al.'s.
         content_weight, style_weight, tv_weight: α, β, γ (``None``: the losses' calibrated defaults).
@@ -59,6 +61,7 @@ class FastStyleTransfer(LightningModule):
         style_size: Pixels = 256,
         network: Variant = "johnson",
         from_photo: bool = False,
+        painting_colours: bool = False,
         content_loss: str = "mse",
         content_loss_options: dict | None = None,
         style_loss: str = "gram",
@@ -83,7 +86,7 @@ class FastStyleTransfer(LightningModule):
         alpha, beta = self.definition.default_weights()
         self.loss_weights = LossWeights(alpha if content_weight is None else content_weight,
                                         beta if style_weight is None else style_weight, tv_weight)
-        self.network = TransformerNet(network, from_photo)
+        self.network = TransformerNet(network, from_photo, painting_colours)
         self.objective: StyleObjective | None = None
         self.strict_loading = False  # the checkpoint holds the network alone, not the frozen VGG19
         self._val_grid: list[torch.Tensor] = []
@@ -95,6 +98,8 @@ class FastStyleTransfer(LightningModule):
         if not self.hparams.style:
             raise ConfigError("no painting to learn. Fix: --model.style painting.jpg")
         painting = resize_long_side(load_image(self.hparams.style, "style image"), self.hparams.style_size)
+        if self.hparams.painting_colours:  # (a resumed run's checkpoint then loads the same values)
+            self.network.colours.set_painting(painting)
         vgg = VGGFeatures(load_weights(self.hparams.weights), self.definition.layers, self.hparams.pooling)
         self.objective = StyleObjective.build(vgg.to(self.device), self.definition, painting, (painting,),
                                               self.loss_weights)
@@ -152,6 +157,7 @@ class FastStyleTransfer(LightningModule):
         style = self.hparams.style
         checkpoint["nst_realtime"] = {
             "format": FORMAT_VERSION, "network": self.hparams.network,
-            "from_photo": self.hparams.from_photo, "style": str(style),
+            "from_photo": self.hparams.from_photo, "painting_colours": self.hparams.painting_colours,
+            "style": str(style),
             "style_sha256": file_sha256(style) if style and Path(style).is_file() else None,
         }
