@@ -54,9 +54,10 @@ def folder(tmp_path_factory) -> dict[str, Path]:
     return {"photos": photos, "painting": root / "painting.png", "root": root}
 
 
-@pytest.mark.parametrize("variant", ["johnson", "small"])
-def test_network_keeps_any_size_in_unit_range(variant):
+@pytest.mark.parametrize("variant,edge", [("johnson", 9), ("small", 9), ("fast", 5)])
+def test_network_keeps_any_size_in_unit_range(variant, edge):
     network = TransformerNet(variant)
+    assert network.down[0][0][1].kernel_size == network.up[-1][1].kernel_size == (edge, edge)
     for h, w in ((17, 90), (37, 53), (64, 64)):
         out = network(torch.rand(2, 3, h, w) * 3 - 1)  # even out-of-range input
         assert out.shape == (2, 3, h, w)
