@@ -4,7 +4,8 @@ the same picture.
     OMP_NUM_THREADS=2 nice python bench/fast_infer.py --weights /work/shared/vgg19/vgg19_features.safetensors
 
 For each long side (default 256, 512, 1024 px of assets/building.jpg) it times one forward pass
-of each network variant (``johnson``, ``small``; untrained weights: the same arithmetic) in
+of each network variant (``--variants``: ``fast``, ``small``, ``johnson``; untrained weights: the
+same arithmetic; ``--paints-over``: built as ``fast_starry_cpu.yaml`` trains them) in
 fp32, in bf16 autocast (where the CPU has bf16: emulated it is many times slower) and as its
 ONNX export run by ONNX Runtime (``--model x.onnx``; fp32), interleaved round by round (every variant once, then again) so that
 a shared machine's drift falls on all alike; the median of ``--repeats`` rounds after one
@@ -43,8 +44,8 @@ def autocast(precision: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
-def onnx_sessions(variants, threads: int) -> dict:
-    """Each variant exported to ONNX (a temporary file) and opened as ``nst.load_style`` opens it."""
+def onnx_sessions(networks: dict[str, TransformerNet], threads: int) -> dict:
+    """Each network exported to ONNX (a temporary file) and opened as ``nst.load_style`` opens it."""
     import tempfile
 
     from nst.realtime.apply import onnx_session
@@ -52,8 +53,8 @@ def onnx_sessions(variants, threads: int) -> dict:
 
     sessions = {}
     with tempfile.TemporaryDirectory() as folder:
-        for variant in variants:
-            path = export_onnx(TransformerNet(variant).eval(), Path(folder) / f"{variant}.onnx")
+        for variant, network in networks.items():
+            path = export_onnx(network, Path(folder) / f"{variant}.onnx")
             sessions[(variant, "onnx")] = onnx_session(path, threads)
     return sessions
 
@@ -98,32 +99,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default="vgg19-caffe")
     parser.add_argument("--sizes", default="256,512,1024")
+    parser.add_argument("--variants", default="fast,small,johnson", help="nst.realtime.network.VARIANTS to time")
+    parser.add_argument("--paints-over", action="store_true",
+                        help="from_photo + painting_colours, as fast_starry_cpu.yaml trains them")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--opt-steps", type=int, default=2)
     args = parser.parse_args()
+    variants = args.variants.split(",")
     bf16_native = native_bf16_cpu()
     precisions = ("fp32", "bf16") if bf16_native else ("fp32",)  # emulated bf16 is many times slower: not timed
-    networks = {(v, p): TransformerNet(v).eval() for v in ("small", "johnson") for p in precisions}
-    networks.update(onnx_sessions(("small", "johnson"), torch.get_num_threads()))
+    built = {v: TransformerNet(v, args.paints_over, args.paints_over).eval() for v in variants}
+    networks = {(v, p): built[v] for v in variants for p in precisions}
+    networks.update(onnx_sessions(built, torch.get_num_threads()))
     vgg = VGGFeatures(load_weights(args.weights), LossDefinition.from_config().layers)
     photo_full = load_image(ASSETS / "building.jpg")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), bf16 native: {bf16_native}")
-    header = ("| long side | small fp32 | small bf16 | small ONNX Runtime | johnson fp32 | johnson bf16 | "
-              "johnson ONNX Runtime | optimisation (200 steps) | x johnson fp32 |")
-    rows = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), bf16 native: {bf16_native}, "
+          f"paints over the photo: {args.paints_over}")
+    columns = [(v, p) for v in variants for p in ("fp32", "bf16", "onnx")]
+    names = {"fp32": "fp32", "bf16": "bf16", "onnx": "ONNX Runtime"}
+    rows = ["| long side | " + " | ".join(f"{v} {names[p]}" for v, p in columns)
+            + " | optimisation (200 steps) | optimisation / fastest |", "| --- " * (len(columns) + 3) + "|"]
     for size in (int(s) for s in args.sizes.split(",")):
         photo = resize_long_side(photo_full, size)
         ms = network_ms(networks, photo, args.repeats)
         h, w = photo.shape[-2:]
-        cell = {key: f"{ms[key]:.0f} ms" if key in ms else "(emulated)" for key in
-                [(v, p) for v in ("small", "johnson") for p in ("fp32", "bf16", "onnx")]}
-        row = "| " + " | ".join([f"{size} ({w}x{h})"] + [cell[(v, p)] for v in ("small", "johnson")
-                                                        for p in ("fp32", "bf16", "onnx")]) + " | "
+        row = "| " + " | ".join([f"{size} ({w}x{h})"] + [f"{ms[key]:.0f} ms" if key in ms else "(emulated)"
+                                                        for key in columns]) + " | "
         if args.opt_steps:  # --opt-steps 0: the networks alone
             step = optimisation_step_s(vgg, size, args.opt_steps, bf16_native)
             total = step * STEPS
-            row += (f"{total:.0f} s ({step:.2f} s/step x {STEPS}, extrapolated) | "
-                    f"{total * 1000 / ms[('johnson', 'fp32')]:.0f}x |")
+            row += f"{total:.0f} s ({step:.2f} s/step x {STEPS}, extrapolated) | {total * 1000 / min(ms.values()):.0f}x |"
         else:
             row += "(not run) | |"
         rows.append(row)

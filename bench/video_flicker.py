@@ -4,6 +4,7 @@ with the same style loss and steps; and seconds per frame with the share spent o
     python bench/video_flicker.py --size 192 --frames 8 --first 150 --per-frame 60
     python bench/video_flicker.py --size 32 --weights random   (a smoke test)
     ... --reuse --sheet docs/video_flicker.png   (the table and the picture again from the runs)
+    ... --methods "" --network outputs/fast_starry_cpu/version_0/checkpoints/last.ckpt   (a real-time style's row)
 
 Flicker: the mean absolute difference (0-255) between stylised frame t and stylised frame t-1
 warped onto t, over the pixels the content frames' flow trusts (``nst.media.flow.flicker``); also for
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--weights", default="/work/shared/vgg19/vgg19_features.safetensors")
     parser.add_argument("--methods", default=",".join(str(i) for i in range(len(METHODS))))
     parser.add_argument("--output-dir", default="/tmp/nst_video_flicker")
+    parser.add_argument("--network", default=None, help="a real-time style (last.ckpt or .onnx): its row, one pass a frame")
     parser.add_argument("--sheet", default=None, help="PNG: rows = methods, columns = frames")
     parser.add_argument("--reuse", action="store_true", help="read runs already in --output-dir")
     parser.add_argument("extra", nargs="*", help="more overrides, e.g. --model.temporal_weight=300")
@@ -67,7 +70,7 @@ def main() -> None:
     frames = [clip.frame(i) for i in range(len(clip))]
     motions = [Motion.between(frames[t - 1], frames[t]) for t in range(1, len(frames))]
     rows = [("content clip (the floor)", clip_flicker(frames, motions), float("nan"), float("nan"), float("nan"))]
-    chosen = [list(METHODS)[int(i)] for i in a.methods.split(",")]
+    chosen = [list(METHODS)[int(i)] for i in a.methods.split(",") if i]
     made = {}
     for i, name in enumerate(chosen):
         args = ["--data.content", a.content, "--data.style", a.style, "--data.size", str(a.size),
@@ -87,6 +90,11 @@ def main() -> None:
         flow = statistics.mean(logged["video/flow_seconds"][later])
         rows.append((name, clip_flicker(made[name], motions), statistics.mean(logged["video/style"][later]),
                      seconds, flow / seconds))
+    if a.network:
+        name = f"real-time network ({Path(a.network).name}, one pass a frame)"
+        made[name], seconds = network_frames(a.network, frames)
+        rows.append((name, clip_flicker(made[name], motions), float("nan"), seconds, 0.0))
+        chosen.append(name)
     print(f"\n{a.content}, {len(frames)} frames at {a.size} px, {a.first} steps for frame 0, {a.per_frame} per later "
           f"frame, style {a.style}, extra {a.extra}\n")
     print("| method | flicker (0-255) | style loss (frames 1..) | s/frame (frames 1..) | flow share |")
@@ -99,6 +107,17 @@ def main() -> None:
             picture += [torch.cat(made[n], -1), torch.cat([torch.zeros_like(frames[0])] + changes(made[n], motions), -1)]
         print(f"sheet: {save_image(torch.cat(picture, -2), a.sheet)} (rows: content, then per method: "
               f"{', '.join(chosen)}: its frames, and |frame t - frame t-1 carried to t| x 4 where trusted)")
+
+
+def network_frames(model: str, frames: list[torch.Tensor]) -> tuple[list[torch.Tensor], float]:
+    """Each frame through a trained style (``nst.load_style``), and the mean seconds a frame."""
+    from nst.realtime.apply import load_style
+
+    style = load_style(model)
+    style(frames[0], return_tensor=True)  # one untimed
+    began = time.perf_counter()
+    out = [style(frame, return_tensor=True) for frame in frames]
+    return out, (time.perf_counter() - began) / len(frames)
 
 
 def changes(frames: list[torch.Tensor], motions: list[Motion]) -> list[torch.Tensor]:

@@ -262,10 +262,37 @@ def test_folder_resumes_after_a_kill(trained, folder, tmp_path, monkeypatch):
     monkeypatch.setattr(predict, "save_image", real_save)
     done = {Path(p): Path(p).stat().st_mtime_ns for p in calls}
     assert len(done) == 2
-    written, finished = stylize_folder(style, folder["photos"], out, size=32, accelerator="cpu")
-    assert (written, finished) == (6, 2)  # 8 photos and the broken one, which stays unwritten
+    (out / ".p5-x1y2.png.tmp").write_bytes(b"\x89PNG half")  # a kill in the middle of a write leaves one
+    written, finished, first = stylize_folder(style, folder["photos"], out, size=32, accelerator="cpu")
+    assert (written, finished, first) == (6, 2, True)  # 8 photos and the broken one, which stays unwritten
     assert {p: p.stat().st_mtime_ns for p in done} == done  # the finished two untouched
     assert (out / "sub" / "p0.png").is_file() and not (out / "broken.png").exists()
+    assert not list(out.rglob("*.tmp"))  # the half-written file is gone
+
+
+def test_folder_on_two_devices_paints_each_photo_once(trained, folder, tmp_path):
+    """stylize --devices 2 (DDP, two CPU processes): every photo written once, by one of the two,
+    as one process writes it (to a grey level); the count said once; a second run finds them all finished."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+    from tests.test_model import fresh_env
+
+    one = tmp_path / "one"
+    assert stylize_folder(load_style(trained["ckpt"]), folder["photos"], one, size=32, accelerator="cpu")[0] == 8
+    command = [sys.executable, str(PROJECT / "train.py"), "stylize", "--model", str(trained["ckpt"]), "--input",
+               str(folder["photos"]), "--output", str(tmp_path / "two"), "--size", "32", "--accelerator", "cpu",
+               "--devices", "2"]
+    for said in ("nst: 8 written, 0 already there", "nst: 0 written, 8 already there"):
+        done = subprocess.run(command, cwd=tmp_path, env=fresh_env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.count(said) == 1, done.stdout  # the first device reports, for both
+    for picture in one.rglob("*.png"):
+        twin = tmp_path / "two" / picture.relative_to(one)
+        difference = np.abs(np.asarray(Image.open(twin), np.int16) - np.asarray(Image.open(picture), np.int16))
+        assert difference.max() <= 1  # (each process has its own thread count: sums in another order)
+    assert len(list((tmp_path / "two").rglob("*"))) == len(list(one.rglob("*")))  # nothing more (no torn files)
 
 
 def test_onnx_and_torchscript_match_pytorch_on_two_sizes(trained, tmp_path):
@@ -297,6 +324,14 @@ def test_onnx_and_torchscript_match_pytorch_on_two_sizes(trained, tmp_path):
     assert train.main(["export", "--model", str(tmp_path / "s.onnx"), "--output", str(tmp_path / "t.onnx")]) == 2
 
 
+def test_stylize_refuses_bad_devices_in_one_line(trained, folder, tmp_path, capsys):
+    common = ["stylize", "--model", str(trained["ckpt"]), "--output", str(tmp_path / "out")]
+    for devices, source in (("0", folder["photos"]), ("2", folder["photos"] / "p3.jpg")):
+        assert train.main([*common, "--input", str(source), "--devices", devices]) == 2
+        assert "Fix: --devices 1" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
 def test_cli_without_photos_says_how_in_one_line(capsys):
     assert train.main(["--config", "fast_starry.yaml", "--model.weights", "random"]) == 2
     line = one_line_error(capsys)
@@ -314,7 +349,7 @@ def test_cli_trains_a_style_in_one_command(folder, tmp_path, capsys):
     assert "epoch 1/1 step" in bar and "v_num" not in bar and "Epoch" not in bar, bar[-400:]  # the run's own bar
 
 
-def test_a_video_frame_by_frame(trained, tmp_path):
+def test_a_video_frame_by_frame(trained, tmp_path, capsys):
     import av
 
     from tests.conftest import ASSETS
@@ -327,6 +362,7 @@ def test_a_video_frame_by_frame(trained, tmp_path):
         stream = result.streams.video[0]
         assert (stream.width, stream.height) == (32, 24)
         assert sum(1 for _ in result.decode(video=0)) == frames
+    assert f"({frames} frames in " in capsys.readouterr().out  # the rate, said
 
 
 def test_studio_lists_trained_styles_and_paints_a_dropped_photo(trained, folder, tmp_path):

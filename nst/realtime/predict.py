@@ -1,10 +1,13 @@
 """A folder of photos (any number, any sizes) through a trained style with Lightning's predict
 loop: one photo per batch, each written by a :class:`~lightning.pytorch.callbacks.BasePredictionWriter`
 as soon as it is done, atomically (temp file + rename) and with the model's identity in its
-metadata. A run that was stopped resumes: finished outputs are skipped before any work."""
+metadata. A run that was stopped resumes: finished outputs are skipped before any work. On
+several devices (DDP) each takes its own share of the photos (Lightning's unrepeated sampler);
+every device plans from the same folder before any of them writes (they meet first)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -65,32 +68,50 @@ class Applier(LightningModule):
 
 
 class StyledWriter(BasePredictionWriter):
-    """Each stylised photo to its output path as soon as it is made, with ``metadata``."""
+    """Each stylised photo to its output path as soon as it is made, with ``metadata``; a progress
+    line every ``report_s`` seconds (the first device's share); ``total``: written by all devices."""
 
-    def __init__(self, metadata: dict):
+    def __init__(self, metadata: dict, report_s: float = 10.0):
         super().__init__(write_interval="batch")
-        self.metadata, self.written = metadata, 0
+        self.metadata, self.written, self.total, self.report_s = metadata, 0, 0, report_s
+        self.began = self.reported = time.monotonic()
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         if prediction is not None:
             save_image(prediction, batch["output"], self.metadata)
             self.written += 1
+        now, share = time.monotonic(), trainer.num_predict_batches[0]
+        if trainer.is_global_zero and now - self.reported >= self.report_s and batch_idx + 1 < share:
+            self.reported, rate = now, (batch_idx + 1) / (now - self.began)
+            print(f"nst: {batch_idx + 1}/{share} photos{' on this device' if trainer.world_size > 1 else ''}, "
+                  f"{rate:.1f}/s, {(share - batch_idx - 1) / rate:.0f} s left", flush=True)
+
+    def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        self.total = int(trainer.strategy.reduce(torch.tensor(float(self.written)), reduce_op="sum").item())
 
 
 def stylize_folder(style: Style, source: str | Path, target: str | Path, size: int | None = None,
-                   precision: str = "32", accelerator: str = "auto") -> tuple[int, int]:
-    """Stylise every photo under ``source`` into ``target`` (PNG, same relative paths); returns
-    (written now, already finished before)."""
+                   precision: str = "32", accelerator: str = "auto", devices: int = 1,
+                   strategy="ddp") -> tuple[int, int, bool]:
+    """Stylise every photo under ``source`` into ``target`` (PNG, same relative paths) on
+    ``devices`` devices (``strategy`` where they are several); returns (written now by all
+    devices, already finished before, whether this process is the first device: the one to report)."""
     source, target = Path(source).expanduser(), Path(target).expanduser()
     if not source.is_dir():
         raise ConfigError(f"--input {source} is not a folder. Fix: a folder of photos")
-    dataset = PendingPhotos(plan_outputs(source, target), size)
+    jobs = plan_outputs(source, target)
+    for stray in target.rglob(".*.png.tmp") if target.is_dir() else ():  # a killed run's half-written files
+        stray.unlink(missing_ok=True)  # (every DDP device gets here before any of them writes)
+    dataset = PendingPhotos(jobs, size)
     if not len(dataset):
-        return 0, dataset.finished
+        return 0, dataset.finished, True
+    if devices > 1 and style.network is None:
+        raise ConfigError("an ONNX style runs on this process's CPU alone. Fix: --devices 1, or the style's last.ckpt")
+    devices = min(devices, len(dataset))  # (each device needs a photo of its own: Lightning's sampler asserts it)
     writer = StyledWriter(style.metadata)
-    trainer = Trainer(accelerator=accelerator, devices=1, logger=False, callbacks=[writer],
+    trainer = Trainer(accelerator=accelerator, devices=devices, strategy=strategy if devices > 1 else "auto", logger=False, callbacks=[writer],
                       enable_progress_bar=False, enable_model_summary=False)
     with torch.inference_mode():
         trainer.predict(Applier(style, precision), DataLoader(dataset, batch_size=1, collate_fn=single),
                         return_predictions=False)
-    return writer.written, dataset.finished
+    return writer.total, dataset.finished, trainer.is_global_zero

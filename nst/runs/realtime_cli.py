@@ -11,6 +11,7 @@ The optimisation's CLI (``nst.runs.cli``) is left as it is.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import yaml
@@ -164,12 +165,20 @@ def quiet_predict() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 
 
+def video_frames(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        return container.streams.video[0].frames or sum(1 for _ in container.decode(video=0))
+
+
 def stylize_command(argv: list[str]) -> int:
     """``train.py stylize --model x.ckpt --input photo|folder|video --output path [--size N]``."""
     from nst.media.images import IMAGE_SUFFIXES, save_image
     from nst.media.video import is_video_file
     from nst.realtime.apply import load_style
     from nst.realtime.predict import stylize_folder
+    from nst.runs.distributed import ddp_strategy
 
     parser = OneLineParser(prog="train.py stylize", allow_abbrev=False,
                            description="Apply a trained real-time style (docs/realtime.md).")
@@ -179,15 +188,28 @@ def stylize_command(argv: list[str]) -> int:
     parser.add_argument("--output", required=True, help="the picture, folder or .mp4 to write")
     parser.add_argument("--size", type=int, default=None, help="long side in px (default: the input's own)")
     parser.add_argument("--precision", choices=("32", "bf16"), default="32", help="bf16 where the CPU/GPU has it")
+    parser.add_argument("--devices", type=int, default=1, help="a folder on this many devices (DDP), each its share")
+    parser.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "cuda", "gpu", "mps"),
+                        help="where a folder is painted (auto: a GPU where there is one)")
     args = parser.parse_args(argv)
+    source, target = Path(args.input).expanduser(), Path(args.output).expanduser()
+    if args.devices < 1 or (args.devices > 1 and not source.is_dir()):
+        raise ConfigError(f"--devices {args.devices}: a folder is painted on 1 or more devices, a photo or a video on "
+                          "one. Fix: --devices 1, or --input a folder")
     quiet_predict()
     style = load_style(args.model)
-    source, target = Path(args.input).expanduser(), Path(args.output).expanduser()
     if source.is_dir():
-        written, finished = stylize_folder(style, source, target, args.size, args.precision)
-        print(f"nst: {written} written, {finished} already there, under {target}")
+        strategy = ddp_strategy("ddp", args.accelerator, args.devices, 1)
+        written, finished, first = stylize_folder(style, source, target, args.size, args.precision,
+                                                  args.accelerator, args.devices, strategy)
+        if first:  # (each device of a DDP run is a process that gets here)
+            print(f"nst: {written} written, {finished} already there, under {target}")
     elif is_video_file(source):
-        print(f"nst: wrote {style.video(source, target, args.size, args.precision)}")
+        began = time.perf_counter()
+        written = style.video(source, target, args.size, args.precision)
+        seconds, frames = time.perf_counter() - began, video_frames(written)
+        print(f"nst: wrote {written} ({frames} frames in {seconds:.1f} s: {frames / seconds:.1f} frames/s, "
+              "decoding and encoding included)")
     elif source.suffix.lower() in IMAGE_SUFFIXES or source.is_file():
         if target.is_dir() or not target.suffix:
             target = target / f"{source.stem}.png"
