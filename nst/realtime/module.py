@@ -42,7 +42,7 @@ class FastStyleTransfer(LightningModule):
             relative to the training crops).
         network: ``johnson`` (the paper's: 32-64-128 channels, 5 residual blocks), ``small``
             (half the width, 3 blocks: about 4x faster, for CPUs) or ``fast`` (``small`` with 5x5
-            first and last convolutions instead of 9x9: a further ~20 % faster).
+            first and last convolutions instead of 9x9: 4-22 % faster on a CPU, measured).
         from_photo: the network paints over the photo (its output starts as the photo and learns
             the change) instead of from nothing (Johnson et al.'s): a short training run keeps
             the photo's content (docs/realtime.md, measured).

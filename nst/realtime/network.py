@@ -47,7 +47,7 @@ class Shape:
 VARIANTS: dict[str, Shape] = {
     "johnson": Shape((32, 64, 128), 5),  # the paper's (1.7 M parameters)
     "small": Shape((16, 32, 64), 3),  # half the width, three blocks: about 1/4 of the work, for CPUs
-    "fast": Shape((16, 32, 64), 3, 5),  # small with 5x5 edges: a further ~20 % off a CPU's time (docs/realtime.md)
+    "fast": Shape((16, 32, 64), 3, 5),  # small with 5x5 edges: 4-22 % off a CPU's time (docs/realtime.md)
 }
 
 

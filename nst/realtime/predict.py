@@ -109,8 +109,8 @@ def stylize_folder(style: Style, source: str | Path, target: str | Path, size: i
         raise ConfigError("an ONNX style runs on this process's CPU alone. Fix: --devices 1, or the style's last.ckpt")
     devices = min(devices, len(dataset))  # (each device needs a photo of its own: Lightning's sampler asserts it)
     writer = StyledWriter(style.metadata)
-    trainer = Trainer(accelerator=accelerator, devices=devices, strategy=strategy if devices > 1 else "auto", logger=False, callbacks=[writer],
-                      enable_progress_bar=False, enable_model_summary=False)
+    trainer = Trainer(accelerator=accelerator, devices=devices, strategy=strategy if devices > 1 else "auto",
+                      logger=False, callbacks=[writer], enable_progress_bar=False, enable_model_summary=False)
     with torch.inference_mode():
         trainer.predict(Applier(style, precision), DataLoader(dataset, batch_size=1, collate_fn=single),
                         return_predictions=False)
