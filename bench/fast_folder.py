@@ -3,7 +3,7 @@
     python bench/fast_folder.py --model outputs/fast_starry_cpu/version_0/checkpoints/last.ckpt \\
         --photos /tmp/photos --count 1000 --size 512 --kill-after 60
 
-Makes ``--count`` photos (640x480 JPEG crops, flips and rotations of the photos in ``--photos``;
+Makes ``--count`` photos (640x480 JPEG crops, some flipped, of the photos in ``--photos``;
 the same set every time) under ``--work``, then runs ``python train.py stylize --model M --input
 DIR --output OUT --size N`` three times: killed with SIGKILL after ``--kill-after`` seconds, run to
 the end, and once more (nothing left to do). It checks that every output is a whole PNG (a kill

@@ -84,8 +84,10 @@ class Style:
         out = self.tensor(image, precision).cpu()
         return out if return_tensor else Image.fromarray(to_uint8(out).permute(1, 2, 0).numpy())
 
-    def video(self, source: str | Path, target: str | Path, size: int | None = None, precision: str = "32") -> Path:
-        """Every frame of ``source`` stylised, encoded as H.264 MP4 at the source's rate."""
+    def video(self, source: str | Path, target: str | Path, size: int | None = None,
+              precision: str = "32") -> tuple[Path, int]:
+        """Every frame of ``source`` stylised, encoded as H.264 MP4 at the source's rate; returns
+        (the MP4, how many frames it holds)."""
         import av
 
         from nst.media.video import is_video_file
@@ -109,7 +111,7 @@ class Style:
             print(f"nst: {source}: decoding stopped after {writer.frames} frames; using those")
         if writer is None:
             raise ConfigError(f"{source} has no frames. Fix: a video with at least one frame")
-        return writer.close()
+        return writer.close(), writer.frames
 
 
 def as_tensor(photo) -> torch.Tensor:

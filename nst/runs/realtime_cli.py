@@ -165,13 +165,6 @@ def quiet_predict() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 
 
-def video_frames(path: Path) -> int:
-    import av
-
-    with av.open(str(path)) as container:
-        return container.streams.video[0].frames or sum(1 for _ in container.decode(video=0))
-
-
 def stylize_command(argv: list[str]) -> int:
     """``train.py stylize --model x.ckpt --input photo|folder|video --output path [--size N]``."""
     from nst.media.images import IMAGE_SUFFIXES, save_image
@@ -206,8 +199,8 @@ def stylize_command(argv: list[str]) -> int:
             print(f"nst: {written} written, {finished} already there, under {target}")
     elif is_video_file(source):
         began = time.perf_counter()
-        written = style.video(source, target, args.size, args.precision)
-        seconds, frames = time.perf_counter() - began, video_frames(written)
+        written, frames = style.video(source, target, args.size, args.precision)
+        seconds = time.perf_counter() - began
         print(f"nst: wrote {written} ({frames} frames in {seconds:.1f} s: {frames / seconds:.1f} frames/s, "
               "decoding and encoding included)")
     elif source.suffix.lower() in IMAGE_SUFFIXES or source.is_file():
