@@ -69,6 +69,15 @@ def test_histogram_is_gram_plus_sorted_channel_matching():
     assert loss(generated).item() == pytest.approx(expected)
 
 
+def test_histogram_target_resampled_once_per_pixel_count():
+    loss = HistogramLoss(fmap([[1.0, 3.0]]), histogram_weight=1.0)
+    # 4 pixels against 2: the target's quantiles interpolated to (1, 5/3, 7/3, 3)
+    assert loss.histogram(fmap([[1.0, 5 / 3, 7 / 3, 3.0]])).item() == pytest.approx(0.0, abs=1e-12)
+    kept = loss.target_at(4)
+    assert loss.target_at(4) is kept  # the same crop size every step: interpolated once
+    assert loss.histogram(fmap([[9.0, 5.0]])).item() == pytest.approx(26.0)  # another size: anew
+
+
 def test_mrf_matches_nearest_patch_by_correlation():
     loss = MRFLoss(fmap([[1.0, 0.0], [0.0, 2.0]]), patch_size=1)
     # (3, .1) is nearest (1, 0); (.1, 1) is nearest (0, 2)

@@ -17,6 +17,7 @@ from PIL import Image
 
 import nst
 import train
+from nst.objective.losses.sliced import SlicedWassersteinLoss
 from nst.realtime.apply import StyleCheckpointError, load_style
 from nst.realtime.module import FastStyleTransfer
 from nst.realtime.network import TransformerNet
@@ -179,6 +180,24 @@ def test_training_lowers_the_loss_and_moves_toward_the_painting(trained):
     (colour_before, style_before), (colour_after, style_after) = trained["before"], trained["after"]
     # measured: colour 0.85x on one AVX2 machine and under 0.85x elsewhere, style 0.49x: the bounds leave room for every CPU
     assert colour_after < 0.92 * colour_before and style_after < 0.7 * style_before, (trained["before"], trained["after"])
+
+
+def test_sliced_wasserstein_draws_new_directions_every_step(folder):
+    """As in the optimisation: fixed directions would train the network on a few projections only."""
+    model = make_model(folder, style_loss="sliced_wasserstein", style_layers=["relu1_1"])
+    data = PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2)
+    seen, original = [], model.training_step
+
+    def step(batch, batch_idx):
+        loss = original(batch, batch_idx)
+        sliced = next(m for m in model.objective.modules() if isinstance(m, SlicedWassersteinLoss))
+        seen.append(sliced.directions.clone())
+        return loss
+
+    model.training_step = step
+    Trainer(max_steps=3, accelerator="cpu", precision="32-true", limit_val_batches=0, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=data)
+    assert len(seen) == 3 and not torch.equal(seen[0], seen[1]) and not torch.equal(seen[1], seen[2])
 
 
 def test_a_corrupt_photo_is_skipped_and_counted(trained):

@@ -118,6 +118,7 @@ class FastStyleTransfer(LightningModule):
         self.count_skipped(batch["skipped"])
         if not len(batch["photos"]):  # every photo of the batch unreadable: a step of zero gradient
             return sum(p.sum() for p in self.network.parameters()) * 0  # (under DDP every device steps alike)
+        self.objective.resample(self.global_step)  # sliced Wasserstein: new directions each step, as the optimisation
         _, losses = self.losses(batch["photos"])
         self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()}, batch_size=len(batch["photos"]))
         self.log("loss", losses["total"].detach(), prog_bar=True, logger=False)
