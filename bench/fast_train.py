@@ -10,7 +10,13 @@ the share of near-black pixels.
         --weights /work/shared/vgg19/vgg19_features.safetensors --out outputs/fast_train
 
 Writes ``curve.png`` (loss/total and val/total against the step), ``contact_sheet.png`` (photo,
-network, optimisation; metrics under each) and prints the table. The optimisation runs the
+network, optimisation; metrics under each) and prints the table, and the sliced Wasserstein
+distance layer by layer (which of the five layers the distance is in).
+
+``--curve`` also measures every step checkpoint of the run on the held-out photos (a run keeps
+them with ``--checkpoint.save_top_k -1 --checkpoint.filename '{step}'
+--checkpoint.every_n_train_steps 500``): the style distance against the step and the minute,
+printed and plotted (``style_curve.png``) beside the optimisation's. The optimisation runs the
 shipped objective (``configs/starry.yaml``: gram, its calibrated weights, Adam 0.03 from the
 photo in the painting's colours) for ``--opt-steps`` steps; ``--opt-photos`` limits it to the first photos.
 """
@@ -75,6 +81,68 @@ def measure(metrics: StyleTransferMetrics, image: torch.Tensor) -> dict[str, flo
     return {**metrics(image), "near_black": float((image.float() < NEAR_BLACK).all(1).float().mean())}
 
 
+def step_checkpoints(run: Path) -> list[tuple[int, Path]]:
+    """The run's ``step=N.ckpt`` files, by step."""
+    found = []
+    for path in (run / "checkpoints").glob("step=*.ckpt"):
+        try:
+            found.append((int(path.stem.split("=")[1].split("-")[0]), path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def minutes_at(run: Path) -> dict[int, float]:
+    """Minutes since the first logged step, for each logged step (TensorBoard's wall times)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    if "loss/total" not in events.Tags()["scalars"]:
+        return {}
+    scalars = events.Scalars("loss/total")
+    return {s.step: (s.wall_time - scalars[0].wall_time) / 60 for s in scalars}
+
+
+def style_curve(run: Path, pairs: list, vgg: VGGFeatures, reference: dict[str, float], path: Path) -> None:
+    """Each step checkpoint's style distance on the held-out photos, printed and plotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    minutes, points = minutes_at(run), []
+    for step, ckpt in step_checkpoints(run):
+        style = load_style(ckpt)
+        distances = [metrics(style(pair.content, return_tensor=True))["eval/sliced_wasserstein"]
+                     for _, pair, metrics in pairs]
+        points.append((step, distances))
+    if not points:
+        print(f"no step checkpoints in {run / 'checkpoints'} (train with --checkpoint.save_top_k -1 "
+              "--checkpoint.filename '{step}')")
+        return
+    print("\n| step | minutes | " + " | ".join(f"{photo} swd" for photo, _, _ in pairs) + " | x optimisation (mean) |")
+    print("| ---: | ---: |" + " ---: |" * (len(pairs) + 1))
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    for i, (photo, _, _) in enumerate(pairs):
+        line = ax.plot([s for s, _ in points], [d[i] for _, d in points], marker="o", ms=3, label=photo)
+        if photo in reference:
+            ax.axhline(reference[photo], color=line[0].get_color(), ls="--", lw=0.8)
+    for step, distances in points:
+        ratios = [d / reference[photo] for d, (photo, _, _) in zip(distances, pairs) if photo in reference]
+        near = min(minutes, key=lambda s: abs(s - step), default=None)
+        cells = [str(step), f"{minutes[near]:.1f}" if near is not None else "", *(f"{d:.4g}" for d in distances),
+                 f"{sum(ratios) / len(ratios):.2f}" if ratios else ""]
+        print("| " + " | ".join(cells) + " |")
+    ax.set_xlabel("step")
+    ax.set_ylabel("sliced Wasserstein (held-out)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, title="dashed: optimisation", title_fontsize=7)
+    ax.set_title(f"style distance: {run.parent.name}")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def optimise(vgg: VGGFeatures, pair, steps: int) -> tuple[torch.Tensor, float]:
     definition = LossDefinition.from_config()
     objective = StyleObjective.build(vgg, definition, pair.content, pair.styles,
@@ -95,6 +163,30 @@ def optimise(vgg: VGGFeatures, pair, steps: int) -> tuple[torch.Tensor, float]:
     return average, time.perf_counter() - began
 
 
+def compare(photo: str, pair, metrics, style, vgg, args, out: Path) -> tuple[list, list, dict]:
+    """One held-out photo: the network's picture and, if asked, the optimisation's; the contact
+    sheet's cells, the table's rows and each picture's distance layer by layer."""
+    began = time.perf_counter()
+    fast = style(pair.content, return_tensor=True)
+    fast_s = time.perf_counter() - began
+    stem = Path(photo).stem
+    save_image(fast, out / f"fast_{stem}.png", style.metadata)
+    save_image(pair.content, out / f"photo_{stem}.png")
+    cells = [(photo, out / f"photo_{stem}.png", measure(metrics, pair.content)),
+             (f"network ({fast_s * 1000:.0f} ms)", out / f"fast_{stem}.png", measure(metrics, fast))]
+    rows, layers = [(photo, "network", cells[-1][2], fast_s)], {"network": metrics.sliced_by_layer(fast)}
+    if HELD_OUT.index(photo) < args.opt_photos:
+        image, seconds = optimise(vgg, pair, args.opt_steps)
+        save_image(image, out / f"opt_{stem}.png")
+        cells.append((f"optimisation ({args.opt_steps} steps, {seconds:.0f} s)", out / f"opt_{stem}.png",
+                      measure(metrics, image)))
+        rows.append((photo, f"optimisation {args.opt_steps} steps", cells[-1][2], seconds))
+        layers["optimisation"] = metrics.sliced_by_layer(image)
+    else:
+        cells.append(("(optimisation not run)", cells[-2][1], {}))
+    return cells, rows, layers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="a training run's version_N folder")
@@ -102,6 +194,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--opt-steps", type=int, default=200)
     parser.add_argument("--opt-photos", type=int, default=1)
+    parser.add_argument("--curve", action="store_true", help="also measure every step checkpoint of the run")
     parser.add_argument("--out", default="outputs/fast_train")
     args = parser.parse_args()
     run, out = Path(args.run), Path(args.out)
@@ -109,26 +202,13 @@ def main() -> None:
     val = plot_curve(run, out / "curve.png")
     style = load_style(run / "checkpoints" / "last.ckpt")
     vgg = VGGFeatures(load_weights(args.weights), [*EVAL_LAYERS, *LossDefinition.from_config().layers])
-    rows, cells = [], []
-    for i, photo in enumerate(HELD_OUT):
+    pairs, rows, cells, layers = [], [], [], []
+    for photo in HELD_OUT:
         pair = pair_from_paths(str(ASSETS / photo), str(ASSETS / "starry_night.jpg"), args.size)
-        metrics = StyleTransferMetrics(vgg, pair.content, pair.styles)
-        began = time.perf_counter()
-        fast = style(pair.content, return_tensor=True)
-        fast_s = time.perf_counter() - began
-        save_image(fast, out / f"fast_{Path(photo).stem}.png", style.metadata)
-        cells += [(f"{photo}", out / f"photo_{Path(photo).stem}.png", measure(metrics, pair.content)),
-                  (f"network ({fast_s * 1000:.0f} ms)", out / f"fast_{Path(photo).stem}.png", measure(metrics, fast))]
-        save_image(pair.content, cells[-2][1])
-        rows.append((photo, "network", cells[-1][2], fast_s))
-        if i < args.opt_photos:
-            image, seconds = optimise(vgg, pair, args.opt_steps)
-            save_image(image, out / f"opt_{Path(photo).stem}.png")
-            cells.append((f"optimisation ({args.opt_steps} steps, {seconds:.0f} s)", out / f"opt_{Path(photo).stem}.png",
-                          measure(metrics, image)))
-            rows.append((photo, f"optimisation {args.opt_steps} steps", cells[-1][2], seconds))
-        else:
-            cells.append(("(optimisation not run)", cells[-2][1], {}))
+        pairs.append((photo, pair, StyleTransferMetrics(vgg, pair.content, pair.styles)))
+        photo_cells, photo_rows, photo_layers = compare(*pairs[-1], style, vgg, args, out)
+        cells, rows = cells + photo_cells, rows + photo_rows
+        layers += [(photo, what, values) for what, values in photo_layers.items()]
     contact_sheet(cells, columns=3).save(out / "contact_sheet.png")
     print(f"{torch.get_num_threads()} thread(s); run {run}; held-out photos at {args.size} px; "
           f"last val/total {val[-1] if val else None}")
@@ -137,6 +217,14 @@ def main() -> None:
     for photo, what, m, seconds in rows:
         print(f"| {photo} | {what} | {m['eval/sliced_wasserstein']:.4g} | {m['eval/gram_distance']:.4g} | "
               f"{m['eval/ssim_content']:.3f} | {m['near_black']:.1%} | {seconds:.2f} s |")
+    print("\nsliced Wasserstein layer by layer (the metric is their sum):")
+    print("| photo | picture | " + " | ".join(EVAL_LAYERS) + " |")
+    print("| --- | --- |" + " ---: |" * len(EVAL_LAYERS))
+    for photo, what, values in layers:
+        print(f"| {photo} | {what} | " + " | ".join(f"{values[n]:.4g}" for n in EVAL_LAYERS) + " |")
+    if args.curve:
+        reference = {photo: m["eval/sliced_wasserstein"] for photo, what, m, _ in rows if what != "network"}
+        style_curve(run, pairs, vgg, reference, out / "style_curve.png")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import Timer
 from PIL import Image
 
 import nst
@@ -198,6 +199,34 @@ def test_sliced_wasserstein_draws_new_directions_every_step(folder):
     Trainer(max_steps=3, accelerator="cpu", precision="32-true", limit_val_batches=0, logger=False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=data)
     assert len(seen) == 3 and not torch.equal(seen[0], seen[1]) and not torch.equal(seen[1], seen[2])
+
+
+def test_linear_lr_decay_falls_to_zero_over_the_steps_and_the_clock(folder):
+    """lr_decay linear: with max_steps 4 the rates of the four steps are lr x 1, 3/4, 1/2, 1/4;
+    under a max_time budget the clock's share counts (a quarter of an hour spent: 3/4 left)."""
+    from datetime import timedelta
+
+    model = make_model(folder, lr_decay="linear")
+    data = PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2)
+    rates, original = [], model.training_step
+
+    def step(batch, batch_idx):
+        rates.append(model.optimizers().param_groups[0]["lr"])
+        model.trainer.should_stop = model.trainer.max_steps > 4  # the clock's run: its first step is enough
+        return original(batch, batch_idx)
+
+    model.training_step = step
+    options = dict(accelerator="cpu", precision="32-true", limit_val_batches=0, logger=False,
+                   enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    Trainer(max_steps=4, **options).fit(model, datamodule=data)
+    assert rates == pytest.approx([1e-2, 7.5e-3, 5e-3, 2.5e-3])
+    timer = Timer(duration=timedelta(hours=1))
+    timer.load_state_dict({"time_elapsed": {"train": 900.0}})  # as a run resumed after 15 minutes
+    trainer = Trainer(max_steps=1000, callbacks=[timer], **options)
+    model, rates[:] = make_model(folder, lr_decay="linear"), []
+    original, model.training_step = model.training_step, step
+    trainer.fit(model, datamodule=data)
+    assert len(rates) == 1 and rates[0] == pytest.approx(7.5e-3, rel=1e-3)
 
 
 def test_a_corrupt_photo_is_skipped_and_counted(trained):

@@ -53,11 +53,15 @@ class StyleTransferMetrics(nn.Module):
         self.tv = TVLoss(1)
         self.register_buffer("content_luminance", luminance(content), persistent=False)
 
-    @torch.no_grad()
-    def forward(self, image: torch.Tensor) -> dict[str, float]:
+    def measured(self, image: torch.Tensor) -> torch.Tensor:
         image = image.float().clamp(0, 1)
         if image.shape[-2:] != self.content_luminance.shape[-2:]:  # a coarse stage (model.stages): measured
             image = resize(image, tuple(self.content_luminance.shape[-2:]))  # at the final size
+        return image
+
+    @torch.no_grad()
+    def forward(self, image: torch.Tensor) -> dict[str, float]:
+        image = self.measured(image)
         features = self.vgg(image)
         ssim = structural_similarity_index_measure(
             luminance(image), self.content_luminance.expand(image.shape[0], -1, -1, -1), data_range=1.0
@@ -69,3 +73,14 @@ class StyleTransferMetrics(nn.Module):
             "eval/tv": self.tv(image),
         }
         return {k: float(v) for k, v in values.items()}
+
+    @torch.no_grad()
+    def sliced_by_layer(self, image: torch.Tensor) -> dict[str, float]:
+        """``eval/sliced_wasserstein`` layer by layer: its terms (layer and blend weights applied),
+        which sum to it; where a picture's distance to the painting lies."""
+        features = self.vgg(self.measured(image))
+        terms = dict.fromkeys(EVAL_LAYERS, 0.0)
+        for blend_weight, layers in zip(self.sliced.weights, self.sliced.losses):
+            for name, loss in layers.losses.items():
+                terms[name] += float(blend_weight * layers.weights[name] * loss(features[name]))
+        return terms

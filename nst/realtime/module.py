@@ -6,10 +6,13 @@ for all of them."""
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
+from typing import Literal
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
@@ -53,6 +56,9 @@ class FastStyleTransfer(LightningModule):
         content_weight, style_weight, tv_weight: α, β, γ (``None``: the losses' calibrated defaults).
         weights, pooling: the frozen VGG19 (``random`` only for tests).
         lr: Adam's learning rate (Johnson et al.: 1e-3).
+        lr_decay: ``linear``: the learning rate falls linearly to 0 over the run's budget (the
+            larger share spent of ``trainer.max_steps``/``max_epochs`` and of ``trainer.max_time``:
+            under a time budget the schedule follows the clock); ``none``: constant (Johnson et al.).
         val_images: how many validation photos the TensorBoard grid shows.
     """
 
@@ -75,6 +81,7 @@ class FastStyleTransfer(LightningModule):
         weights: str = "vgg19-caffe",
         pooling: Pooling = "max",
         lr: PositiveFloat = 1e-3,
+        lr_decay: Literal["none", "linear"] = "none",
         val_images: int = 8,
     ):
         super().__init__()
@@ -91,6 +98,7 @@ class FastStyleTransfer(LightningModule):
         self.objective: StyleObjective | None = None
         self.strict_loading = False  # the checkpoint holds the network alone, not the frozen VGG19
         self._val_grid: list[torch.Tensor] = []
+        self._budget_steps = math.inf
 
     def configure_model(self) -> None:
         """The frozen VGG19 and the painting's style targets, once per process."""
@@ -151,7 +159,27 @@ class FastStyleTransfer(LightningModule):
                 logger.experiment.add_image("val/stylised", image, self.global_step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.network.parameters(), lr=self.hparams.lr)
+        optimizer = torch.optim.Adam(self.network.parameters(), lr=self.hparams.lr)
+        if self.hparams.lr_decay == "none":
+            return optimizer
+        self._budget_steps = self.trainer.estimated_stepping_batches  # max_steps, or max_epochs' batches
+        self.budget_spent()  # a run without a budget says so before its first step
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: max(0.0, 1.0 - self.budget_spent()))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def budget_spent(self) -> float:
+        """The share of the run's budget spent, 0 to 1: the larger of the steps' share and, under
+        ``max_time``, the clock's (Lightning's Timer, whose time a resumed run carries on)."""
+        shares = []
+        if math.isfinite(self._budget_steps):
+            shares.append(self.global_step / max(1, self._budget_steps))
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is not None and timer.time_remaining() is not None:
+            shares.append(timer.time_elapsed() / max(1e-9, timer.time_elapsed() + timer.time_remaining()))
+        if not shares:
+            raise ConfigError("lr_decay linear needs a budget to decay over. Fix: --trainer.max_time DD:HH:MM:SS, "
+                              "--trainer.max_steps N or --trainer.max_epochs N")
+        return min(1.0, max(shares))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """The network's weights only, and what identifies them (``nst.realtime.apply`` checks it)."""
