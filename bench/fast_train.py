@@ -41,7 +41,7 @@ from nst.objective.metrics import EVAL_LAYERS, StyleTransferMetrics  # noqa: E40
 from nst.objective.network.features import VGGFeatures  # noqa: E402
 from nst.objective.network.weights import load_weights  # noqa: E402
 from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective  # noqa: E402
-from nst.realtime.apply import load_style  # noqa: E402
+from nst.realtime.apply import load_style, read_checkpoint  # noqa: E402
 from nst.runs.sweep import contact_sheet  # noqa: E402
 
 ASSETS = ROOT / "assets"
@@ -82,14 +82,17 @@ def measure(metrics: StyleTransferMetrics, image: torch.Tensor) -> dict[str, flo
 
 
 def step_checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """The run's ``step=N.ckpt`` files, by step."""
-    found = []
+    """The run's ``step=N.ckpt`` files and its ``last.ckpt`` (where the run ended), by step."""
+    found = {}
     for path in (run / "checkpoints").glob("step=*.ckpt"):
         try:
-            found.append((int(path.stem.split("=")[1].split("-")[0]), path))
+            found[int(path.stem.split("=")[1].split("-")[0])] = path
         except ValueError:
             continue
-    return sorted(found)
+    last = run / "checkpoints" / "last.ckpt"
+    if found and last.is_file():
+        found.setdefault(read_checkpoint(last)["global_step"], last)
+    return sorted(found.items())
 
 
 def minutes_at(run: Path) -> dict[int, float]:

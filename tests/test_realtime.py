@@ -229,6 +229,54 @@ def test_linear_lr_decay_falls_to_zero_over_the_steps_and_the_clock(folder):
     assert len(rates) == 1 and rates[0] == pytest.approx(7.5e-3, rel=1e-3)
 
 
+DDP_DECAY = """
+import sys, torch
+from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.strategies import DDPStrategy
+from nst.realtime.module import FastStyleTransfer
+from nst.realtime.photos import PhotoDataModule
+
+class Keep(Callback):
+    def on_train_batch_end(self, trainer, *args):
+        trainer.should_stop = trainer.global_step >= 6  # the clock's share alone sets the rate until then
+    def on_train_end(self, trainer, module):
+        torch.save({"step": trainer.global_step, "weights": module.network.state_dict()},
+                   f"{sys.argv[3]}/rank{trainer.global_rank}.pt")
+
+if __name__ == "__main__":
+    seed_everything(0)
+    model = FastStyleTransfer(style=sys.argv[2], style_size=64, network="small", weights="random",
+                              style_weight=1e4, lr=1e-2, lr_decay="linear")
+    Trainer(max_steps=100000, max_time="00:00:10:00", accelerator="cpu", devices=2,
+            strategy=DDPStrategy(broadcast_buffers=False),  # as train.py's: each device's content targets are its own
+            precision="32-true", limit_val_batches=0, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, callbacks=[Keep()]).fit(
+        model, datamodule=PhotoDataModule(sys.argv[1], size=32, batch_size=2, val_photos=2))
+"""
+
+
+def test_linear_lr_decay_under_ddp_keeps_the_devices_weights_identical(folder, tmp_path):
+    """Two CPU processes under a time budget: each device's clock differs by a few ms, so each
+    would step at its own rate and the weights drift apart (measured: by 5e-7 in 6 steps) unless
+    every device takes rank 0's share."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    script = tmp_path / "ddp_decay.py"
+    script.write_text(DDP_DECAY)
+    done = subprocess.run([sys.executable, str(script), str(folder["photos"]), str(folder["painting"]), str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert ranks[0]["step"] == ranks[1]["step"] == 6
+    assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])
+
+
 def test_a_corrupt_photo_is_skipped_and_counted(trained):
     data = trained["data"]
     assert len(data.train_files) + len(data.val_files) == 9  # the broken file is among them ...
@@ -321,6 +369,7 @@ def test_folder_resumes_after_a_kill(trained, folder, tmp_path, monkeypatch):
 def test_folder_on_two_devices_paints_each_photo_once(trained, folder, tmp_path):
     """stylize --devices 2 (DDP, two CPU processes): every photo written once, by one of the two,
     as one process writes it (to a grey level); the count said once; a second run finds them all finished."""
+    import os
     import subprocess
     import sys
 

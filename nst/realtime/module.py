@@ -169,7 +169,8 @@ class FastStyleTransfer(LightningModule):
 
     def budget_spent(self) -> float:
         """The share of the run's budget spent, 0 to 1: the larger of the steps' share and, under
-        ``max_time``, the clock's (Lightning's Timer, whose time a resumed run carries on)."""
+        ``max_time``, the clock's (Lightning's Timer, whose time a resumed run carries on); under
+        DDP, rank 0's."""
         shares = []
         if math.isfinite(self._budget_steps):
             shares.append(self.global_step / max(1, self._budget_steps))
@@ -179,7 +180,8 @@ class FastStyleTransfer(LightningModule):
         if not shares:
             raise ConfigError("lr_decay linear needs a budget to decay over. Fix: --trainer.max_time DD:HH:MM:SS, "
                               "--trainer.max_steps N or --trainer.max_epochs N")
-        return min(1.0, max(shares))
+        # every device steps with rank 0's share: their clocks differ, and their weights must not
+        return self.trainer.strategy.broadcast(min(1.0, max(shares)), src=0)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """The network's weights only, and what identifies them (``nst.realtime.apply`` checks it)."""
