@@ -229,6 +229,17 @@ def test_linear_lr_decay_falls_to_zero_over_the_steps_and_the_clock(folder):
     assert len(rates) == 1 and rates[0] == pytest.approx(7.5e-3, rel=1e-3)
 
 
+def test_linear_lr_decay_without_a_budget_is_one_line_before_the_first_step(folder):
+    from nst.errors import ConfigError
+
+    model = make_model(folder, lr_decay="linear")
+    model.training_step = lambda *args: pytest.fail("no step should run")
+    trainer = Trainer(max_epochs=-1, accelerator="cpu", precision="32-true", limit_val_batches=0, logger=False,
+                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(ConfigError, match="needs a budget to decay over. Fix: --trainer.max_time"):
+        trainer.fit(model, datamodule=PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2))
+
+
 DDP_DECAY = """
 import sys, torch
 from lightning.pytorch import Trainer, seed_everything
