@@ -271,17 +271,16 @@ def test_linear_lr_decay_under_ddp_keeps_the_devices_weights_identical(folder, t
     """Two CPU processes under a time budget: each device's clock differs by a few ms, so each
     would step at its own rate and the weights drift apart (measured: by 5e-7 in 6 steps) unless
     every device takes rank 0's share."""
-    import os
     import subprocess
     import sys
 
-    from tests.conftest import PROJECT
+    from tests.test_model import fresh_env  # without an earlier test's MASTER_PORT, RANK, ...: it would wait for them
 
     script = tmp_path / "ddp_decay.py"
     script.write_text(DDP_DECAY)
     done = subprocess.run([sys.executable, str(script), str(folder["photos"]), str(folder["painting"]), str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT)})
+                          env=fresh_env())
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     assert ranks[0]["step"] == ranks[1]["step"] == 6
