@@ -107,7 +107,7 @@ def minutes_at(run: Path) -> dict[int, float]:
     return {s.step: (s.wall_time - scalars[0].wall_time) / 60 for s in scalars}
 
 
-def style_curve(run: Path, pairs: list, vgg: VGGFeatures, reference: dict[str, float], path: Path) -> None:
+def style_curve(run: Path, pairs: list, reference: dict[str, float], path: Path) -> None:
     """Each step checkpoint's style distance on the held-out photos, printed and plotted."""
     import matplotlib
 
@@ -227,7 +227,7 @@ def main() -> None:
         print(f"| {photo} | {what} | " + " | ".join(f"{values[n]:.4g}" for n in EVAL_LAYERS) + " |")
     if args.curve:
         reference = {photo: m["eval/sliced_wasserstein"] for photo, what, m, _ in rows if what != "network"}
-        style_curve(run, pairs, vgg, reference, out / "style_curve.png")
+        style_curve(run, pairs, reference, out / "style_curve.png")
 
 
 if __name__ == "__main__":

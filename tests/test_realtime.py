@@ -379,7 +379,6 @@ def test_folder_resumes_after_a_kill(trained, folder, tmp_path, monkeypatch):
 def test_folder_on_two_devices_paints_each_photo_once(trained, folder, tmp_path):
     """stylize --devices 2 (DDP, two CPU processes): every photo written once, by one of the two,
     as one process writes it (to a grey level); the count said once; a second run finds them all finished."""
-    import os
     import subprocess
     import sys
 

@@ -175,8 +175,9 @@ class FastStyleTransfer(LightningModule):
         if math.isfinite(self._budget_steps):
             shares.append(self.global_step / max(1, self._budget_steps))
         timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
-        if timer is not None and timer.time_remaining() is not None:
-            shares.append(timer.time_elapsed() / max(1e-9, timer.time_elapsed() + timer.time_remaining()))
+        if timer is not None and timer.time_remaining() is not None:  # remaining = duration - elapsed
+            elapsed = timer.time_elapsed()
+            shares.append(elapsed / max(1e-9, elapsed + timer.time_remaining()))
         if not shares:
             raise ConfigError("lr_decay linear needs a budget to decay over. Fix: --trainer.max_time DD:HH:MM:SS, "
                               "--trainer.max_steps N or --trainer.max_epochs N")
