@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.conftest import PROJECT
 
 LAYERS = ["shared", "media", "inputs", "objective", "model", "realtime", "runs", "api", "studio"]
-SHARED = {"errors", "config_types", "seeds", "hardware", "linalg"}
+SHARED = {"errors", "config_types", "seeds", "hardware", "linalg", "cache"}
 
 
 def layer(module: str) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from nst.cache import cache_dir, torch_home  # noqa: F401 - torch_home: this module's name for it too
 from nst.errors import WeightsError
 from nst.objective.network.layers import VGG19_BLOCKS
 
@@ -66,18 +67,6 @@ class VGGWeights:
     state_dict: dict[str, torch.Tensor]
     preprocessing: Preprocessing
     source: str
-
-
-def torch_home() -> Path:
-    """``$TORCH_HOME``, else ``$XDG_CACHE_HOME/torch``, else ``~/.cache/torch`` (as torch.hub)."""
-    if "TORCH_HOME" in os.environ:
-        return Path(os.environ["TORCH_HOME"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
-    return Path(cache).expanduser() / "torch"
-
-
-def cache_dir() -> Path:
-    return torch_home() / "nst"
 
 
 # --------------------------------------------------------------------------- conversion
