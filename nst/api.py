@@ -46,11 +46,14 @@ def stylize(content: StyleInput, style: StyleInput | list | None = None, *, mode
     Errors are the project's one-line exceptions (:class:`nst.errors.NSTError`).
 
     ``model="x.ckpt"`` (a trained real-time style, ``docs/realtime.md``) paints the photo in one
-    pass instead, at ``size`` (long side; default its own); the network is loaded once and cached."""
+    pass instead, at ``size`` (long side; default its own); the network is loaded once and cached.
+    ``model="instant"`` paints it with any ``style`` painting (or several) in one pass, no training
+    (``nst.realtime.instant``; options ``strength``, ``style_scale``, ``preserve_color``,
+    ``style_blend_weights``, ``content_masks``)."""
     from nst.callbacks.watch import Watch
 
     if model is not None:
-        return stylize_fast(content, model, return_tensor, **options)
+        return stylize_fast(content, model, return_tensor, style=style, **options)
     if style is None:
         raise ConfigError("no painting. Fix: nst.stylize(photo, painting), or model='x.ckpt' for a trained style")
 
@@ -112,8 +115,27 @@ def take_back(folder: Path, before: set | None) -> None:
 
 def stylize_fast(content: StyleInput, model: str | Path, return_tensor: bool = False, size: int | None = None,
                  precision: str = "32", **options):
-    """``stylize(photo, model=...)``: a trained style's network on one photo."""
+    """``stylize(photo, model=...)``: a trained style's network on one photo; ``model="instant"``:
+    the instant network with ``style``, the painting(s)."""
     from nst.realtime.apply import load_style
+
+    style = options.pop("style", None)
+    if str(model) == "instant":
+        from nst.realtime.instant.style import CONTROLS, instant_style
+
+        if style is None:
+            raise ConfigError("model='instant' paints with a painting. Fix: nst.stylize(photo, painting, model='instant')")
+        unknown = sorted(set(options) - set(CONTROLS))
+        if unknown:
+            raise ConfigError(f"an instant style takes size, precision and {', '.join(CONTROLS)}, not "
+                              f"{', '.join(unknown)}. Fix: leave those out")
+        named = lambda v: bundled(str(v)) if isinstance(v, (str, Path)) else v  # noqa: E731 - sample names too
+        paintings = [named(p) for p in style] if isinstance(style, (list, tuple)) else named(style)
+        return instant_style(paintings, **options)(named(content), size, return_tensor=return_tensor,
+                                                   precision=precision)
+    if style is not None:
+        raise ConfigError("a trained style has its painting already. Fix: nst.stylize(photo, model='x.ckpt') "
+                          "without a painting, or model='instant' to paint with this one")
 
     if options:
         raise ConfigError(f"a trained style takes size and precision only, not {', '.join(sorted(options))}. "

