@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
 import struct
 import zlib
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from PIL import Image, PngImagePlugin
 
 from nst.errors import OutputError
@@ -39,19 +40,51 @@ def format_for(path: Path, fmt: str | None = None) -> str:
     return fmt
 
 
-def quantise(image: torch.Tensor, alpha: torch.Tensor | None, bits: int) -> np.ndarray:
-    """HxWx3 (or x4 with alpha) uint8/uint16 from the float image (1x3xHxW or 3xHxW), rounded to
-    nearest."""
+def quantise(image, alpha, bits: int) -> np.ndarray:
+    """HxWx3 (or x4 with alpha) uint8/uint16 from the float image (a tensor or array, 1x3xHxW or
+    3xHxW), rounded to nearest."""
     top = (1 << bits) - 1
-    image = image.reshape(3, *image.shape[-2:])
-    planes = image if alpha is None else torch.cat([image, alpha.reshape(1, *image.shape[-2:]).to(image)])
-    values = planes.detach().float().cpu().mul(top).add_(0.5).clamp_(0, top)
-    dtype = torch.uint8 if bits == 8 else torch.int32
-    array = values.to(dtype).permute(1, 2, 0).numpy()
+    image = as_array(image).reshape(3, *image.shape[-2:])
+    planes = image if alpha is None else np.concatenate([image, as_array(alpha).reshape(1, *image.shape[-2:])])
+    values = np.clip(planes * np.float32(top) + np.float32(0.5), 0, top)
+    array = values.astype(np.uint8 if bits == 8 else np.int32).transpose(1, 2, 0)
     return array if bits == 8 else array.astype(np.uint16)
 
 
-def encode(image: torch.Tensor, fmt: str, metadata: dict[str, str], alpha: torch.Tensor | None = None,
+def as_array(image) -> np.ndarray:
+    """float32 numpy of a tensor (any device, detached) or an array."""
+    if hasattr(image, "detach"):
+        image = image.detach().float().cpu().numpy()
+    return np.asarray(image, dtype=np.float32)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """``data`` to a temporary file beside ``path``, then renamed: a reader never sees half a file.
+    A failed write (disk full, no permission) leaves no partial file and raises ``OutputError``."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f"{path.suffix}.tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path} ({e.strerror or e}); the images written before it are "
+                              "kept. Fix: free disk space, or --output_dir on another disk") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def encode(image, fmt: str, metadata: dict[str, str], alpha=None,
            quality: int = 95) -> bytes:
     """The file's bytes. JPEG has no alpha: there the RGB (composited on white) is written."""
     if fmt == "png16":
