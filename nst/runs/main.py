@@ -69,6 +69,11 @@ def version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    if raw[:1] == ["stylize"] and "instant" in raw and "--verbose" not in raw:
+        fast = fast_instant(raw[1:])  # one photo, an instant style: no torch, no Lightning (under a second)
+        if fast is not None:
+            return fast
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from nst.runs.cli import run
@@ -122,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     if line:
         print(line)
     return 0
+
+
+def fast_instant(argv: list[str]) -> int | None:
+    """``nst.runs.instant_fast`` where it applies: its exit code, or ``None`` for the full path."""
+    from nst.errors import NSTError, one_line
+    from nst.runs.instant_fast import fast_stylize
+
+    try:
+        return fast_stylize(argv)
+    except NSTError as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 2
 
 
 def stopped_code(exit: SystemExit) -> int | None:

