@@ -22,6 +22,9 @@ from nst.realtime.module import FORMAT_VERSION
 from nst.realtime.network import VARIANTS, TransformerNet
 
 
+EXPORTED = ("instant",)  # networks that exist as exports only (train.py export --model instant --style ...)
+
+
 class StyleCheckpointError(NSTError):
     """A checkpoint that is not a real-time style this version can read."""
 
@@ -46,7 +49,7 @@ def check_record(record: dict | None, path: Path) -> str:
     if record.get("format") != FORMAT_VERSION:
         raise StyleCheckpointError(f"{path} is a real-time style of format {record.get('format')}; this nst reads "
                                    f"format {FORMAT_VERSION}. Fix: retrain it with this version, or use the nst that made it")
-    if record.get("network") not in VARIANTS:
+    if record.get("network") not in (*VARIANTS, *EXPORTED):
         raise StyleCheckpointError(f"{path} names network '{record.get('network')}'; this nst knows "
                                    f"{', '.join(VARIANTS)}. Fix: the nst version that trained it")
     return record["network"]

@@ -26,7 +26,7 @@ from nst.realtime.module import FastStyleTransfer
 from nst.realtime.photos import MISSING, PhotoDataModule
 from nst.runs.arguments import explain_argument_error
 from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths, with_step_bar
-from nst.runs.stylize_args import OneLineParser, stylize_parser
+from nst.runs.stylize_args import OneLineParser, add_instant_arguments, stylize_parser
 
 TASK = "realtime"
 PATH_KEYS = {"data": ("photos",), "model": ("style", "weights")}
@@ -208,6 +208,21 @@ def instant_from_args(args: argparse.Namespace):
                          content_masks=args.content_masks, weights=args.weights)
 
 
+def export_instant(args: argparse.Namespace, target: Path) -> int:
+    """An instant style with its painting fixed, as ONNX (any height and width; the picture at the photo's size)."""
+    from nst.realtime.export import export_onnx
+    from nst.realtime.instant.style import FixedPainting
+    from nst.realtime.module import FORMAT_VERSION
+
+    if target.suffix != ".onnx":
+        raise ConfigError(f"--output {target}: an instant style exports as ONNX. Fix: a name ending in .onnx")
+    style = instant_from_args(args)
+    record = {"format": FORMAT_VERSION, "network": "instant", "style": style.names, "credit": style.record["credit"]}
+    path = export_onnx(FixedPainting(style), target, record=record, config=style.config)
+    print(f"nst: wrote {path} (input 'photo' Bx3xHxW in [0, 1], any H and W; painted at the size it is given)")
+    return 0
+
+
 def export_command(argv: list[str]) -> int:
     """``train.py export --model x.ckpt --output style.onnx|style.pt``: ONNX or TorchScript, any size."""
     from nst.realtime.apply import load_style
@@ -215,12 +230,15 @@ def export_command(argv: list[str]) -> int:
 
     parser = OneLineParser(prog="train.py export", allow_abbrev=False,
                            description="Export a trained real-time style as ONNX (.onnx) or TorchScript (.pt).")
-    parser.add_argument("--model", required=True, help="the style's checkpoint")
+    parser.add_argument("--model", required=True, help="the style's checkpoint, or 'instant' with --style")
     parser.add_argument("--output", required=True, help="style.onnx (ONNX, opset 18) or style.pt (TorchScript)")
+    add_instant_arguments(parser)
     args = parser.parse_args(argv)
     target = Path(args.output).expanduser()
     if target.suffix not in (".onnx", ".pt"):
         raise ConfigError(f"--output {target}: unknown format. Fix: a name ending in .onnx or .pt")
+    if args.model == "instant":
+        return export_instant(args, target)
     style = load_style(args.model)
     if style.network is None:
         raise ConfigError(f"--model {args.model} is already an export. Fix: the last.ckpt it was exported from")

@@ -141,6 +141,27 @@ class InstantStyle(Style):
         return with_chroma_of(picture, photos) if self.preserve_color == "luminance" else picture
 
 
+class FixedPainting(torch.nn.Module):
+    """An instant style with its painting(s) fixed, as one network: photo Bx3xHxW in [0, 1] ->
+    picture, painted at the photo's own size (``train.py export``: ONNX, any height and width)."""
+
+    def __init__(self, style: InstantStyle):
+        super().__init__()
+        if style.masks is not None or style.preserve_color != "none":
+            raise ConfigError("an exported instant style holds one blended painting, without masks or kept "
+                              "colours. Fix: leave --content_masks and --preserve_color out of the export")
+        self.transformer = style.network
+        self.register_buffer("vector", (style.blend[:, None] * style.vectors).sum(0, keepdim=True))
+        self.strength = style.strength
+        self.predictor = style.predictor if style.strength < 1 else None
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        vector = self.vector.expand(image.shape[0], -1)
+        if self.predictor is not None:
+            vector = self.strength * vector + (1 - self.strength) * own_vector(self.predictor, image)
+        return self.transformer(image, vector)
+
+
 def composite(pictures: list[torch.Tensor], masks: list, size) -> torch.Tensor:
     """Each region's picture where its mask is white (masks normalised to sum 1 at every pixel)."""
     weights = torch.cat([resize(mask_tensor(m), tuple(size))[:, :1] for m in masks]).to(pictures[0].device)
