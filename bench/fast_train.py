@@ -16,7 +16,8 @@ distance layer by layer (which of the five layers the distance is in).
 ``--curve`` also measures every step checkpoint of the run on the held-out photos (a run keeps
 them with ``--checkpoint.save_top_k -1 --checkpoint.filename '{step}'
 --checkpoint.every_n_train_steps 500``): the style distance against the step and the minute,
-printed and plotted (``style_curve.png``) beside the optimisation's. The optimisation runs the
+printed and plotted (``style_curve.png``) beside the optimisation's, with the photos' mean SSIM
+and near-black share (an instant run's step 0: the instant picture). The optimisation runs the
 shipped objective (``configs/starry.yaml``: gram, its calibrated weights, Adam 0.03 from the
 photo in the painting's colours) for ``--opt-steps`` steps; ``--opt-photos`` limits it to the first photos.
 """
@@ -107,35 +108,47 @@ def minutes_at(run: Path) -> dict[int, float]:
     return {s.step: (s.wall_time - scalars[0].wall_time) / 60 for s in scalars}
 
 
+def curve_styles(run: Path) -> list[tuple[int, object]]:
+    """(step, style) for every step checkpoint; an instant run's step 0 too: the instant picture
+    (``instant_style`` of its painting, which at the held-out size is what the folded network paints)."""
+    found = [(step, load_style(ckpt)) for step, ckpt in step_checkpoints(run)]
+    if found and found[0][1].record["network"] == "instant":
+        from nst.realtime.instant.style import instant_style
+
+        found.insert(0, (0, instant_style(found[0][1].config["style"])))
+    return found
+
+
 def style_curve(run: Path, pairs: list, reference: dict[str, float], path: Path) -> None:
-    """Each step checkpoint's style distance on the held-out photos, printed and plotted."""
+    """Each step checkpoint's style distance on the held-out photos, printed and plotted, with
+    the photos' mean SSIM and near-black share."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     minutes, points = minutes_at(run), []
-    for step, ckpt in step_checkpoints(run):
-        style = load_style(ckpt)
-        distances = [metrics(style(pair.content, return_tensor=True))["eval/sliced_wasserstein"]
-                     for _, pair, metrics in pairs]
-        points.append((step, distances))
+    for step, style in curve_styles(run):
+        measured = [measure(metrics, style(pair.content, return_tensor=True)) for _, pair, metrics in pairs]
+        points.append((step, [m["eval/sliced_wasserstein"] for m in measured],
+                       [sum(m[k] for m in measured) / len(measured) for k in ("eval/ssim_content", "near_black")]))
     if not points:
         print(f"no step checkpoints in {run / 'checkpoints'} (train with --checkpoint.save_top_k -1 "
               "--checkpoint.filename '{step}')")
         return
-    print("\n| step | minutes | " + " | ".join(f"{photo} swd" for photo, _, _ in pairs) + " | x optimisation (mean) |")
-    print("| ---: | ---: |" + " ---: |" * (len(pairs) + 1))
+    print("\n| step | minutes | " + " | ".join(f"{photo} swd" for photo, _, _ in pairs)
+          + " | x optimisation (mean) | SSIM (mean) | near-black (mean) |")
+    print("| ---: | ---: |" + " ---: |" * (len(pairs) + 3))
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
     for i, (photo, _, _) in enumerate(pairs):
-        line = ax.plot([s for s, _ in points], [d[i] for _, d in points], marker="o", ms=3, label=photo)
+        line = ax.plot([s for s, _, _ in points], [d[i] for _, d, _ in points], marker="o", ms=3, label=photo)
         if photo in reference:
             ax.axhline(reference[photo], color=line[0].get_color(), ls="--", lw=0.8)
-    for step, distances in points:
+    for step, distances, (ssim, black) in points:
         ratios = [d / reference[photo] for d, (photo, _, _) in zip(distances, pairs) if photo in reference]
         near = min(minutes, key=lambda s: abs(s - step), default=None)
         cells = [str(step), f"{minutes[near]:.1f}" if near is not None else "", *(f"{d:.4g}" for d in distances),
-                 f"{sum(ratios) / len(ratios):.2f}" if ratios else ""]
+                 f"{sum(ratios) / len(ratios):.2f}" if ratios else "", f"{ssim:.3f}", f"{black:.1%}"]
         print("| " + " | ".join(cells) + " |")
     ax.set_xlabel("step")
     ax.set_ylabel("sliced Wasserstein (held-out)")

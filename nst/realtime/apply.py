@@ -19,10 +19,7 @@ from nst.errors import ConfigError, NSTError
 from nst.media.images import load_image, pil_to_float_tensor, resize_long_side, to_uint8
 from nst.media.video import VideoWriter
 from nst.realtime.module import FORMAT_VERSION
-from nst.realtime.network import VARIANTS, TransformerNet
-
-
-EXPORTED = ("instant",)  # networks that exist as exports only (train.py export --model instant --style ...)
+from nst.realtime.network import NETWORKS, build_network
 
 
 class StyleCheckpointError(NSTError):
@@ -49,9 +46,9 @@ def check_record(record: dict | None, path: Path) -> str:
     if record.get("format") != FORMAT_VERSION:
         raise StyleCheckpointError(f"{path} is a real-time style of format {record.get('format')}; this nst reads "
                                    f"format {FORMAT_VERSION}. Fix: retrain it with this version, or use the nst that made it")
-    if record.get("network") not in (*VARIANTS, *EXPORTED):
+    if record.get("network") not in NETWORKS:
         raise StyleCheckpointError(f"{path} names network '{record.get('network')}'; this nst knows "
-                                   f"{', '.join(VARIANTS)}. Fix: the nst version that trained it")
+                                   f"{', '.join(NETWORKS)}. Fix: the nst version that trained it")
     return record["network"]
 
 
@@ -59,7 +56,7 @@ class Style:
     """One trained style network. ``style(photo, size=512)`` -> PIL image (``return_tensor``:
     1x3xHxW in [0, 1]); ``photo`` a path, PIL image, HxWx3 uint8 array or (1x)3xHxW tensor."""
 
-    def __init__(self, network: TransformerNet | None, path: Path, record: dict, config: dict):
+    def __init__(self, network: torch.nn.Module | None, path: Path, record: dict, config: dict):
         self.network = network.eval().requires_grad_(False) if network is not None else None  # None: ONNX
         self.path, self.record, self.config = path, record, config
         self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -189,7 +186,8 @@ def _load(path: Path, mtime: int) -> Style:
     checkpoint = read_checkpoint(path)
     variant = check_record(checkpoint.get("nst_realtime"), path)
     record = checkpoint["nst_realtime"]  # older records have no from_photo / painting_colours: false
-    network = TransformerNet(variant, bool(record.get("from_photo", False)), bool(record.get("painting_colours", False)))
+    # (instant: the state dict holds every weight, the pretrained ones are not read)
+    network = build_network(variant, bool(record.get("from_photo", False)), bool(record.get("painting_colours", False)))
     state = {k.removeprefix("network."): v for k, v in checkpoint.get("state_dict", {}).items()
              if k.startswith("network.")}
     try:

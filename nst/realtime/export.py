@@ -10,14 +10,14 @@ import json
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from nst.errors import OutputError
-from nst.realtime.network import TransformerNet
 
 OPSET = 18
 
 
-def export_torchscript(network: TransformerNet, path: str | Path) -> Path:
+def export_torchscript(network: nn.Module, path: str | Path) -> Path:
     """``torch.jit.script`` of the network: the padding to a multiple of 4 stays dynamic."""
     path = Path(path)
     network = network.eval()
@@ -30,7 +30,7 @@ def export_torchscript(network: TransformerNet, path: str | Path) -> Path:
     return path
 
 
-def export_onnx(network: TransformerNet, path: str | Path, example_size: int = 64,
+def export_onnx(network: nn.Module, path: str | Path, example_size: int = 64,
                 record: dict | None = None, config: dict | None = None) -> Path:
     """ONNX with dynamic (batch, height, width): the input ``photo`` Bx3xHxW in [0, 1], the output
     ``stylised`` of the same shape; ``record`` and ``config`` (the checkpoint's) as metadata."""

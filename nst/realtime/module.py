@@ -23,7 +23,7 @@ from nst.objective.network.features import VGGFeatures
 from nst.objective.network.layers import LayerWeights
 from nst.objective.network.weights import load_weights
 from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective
-from nst.realtime.network import TransformerNet, Variant
+from nst.realtime.network import INSTANT, Variant, build_network
 
 FORMAT_VERSION = 1  # of the checkpoint's "nst_realtime" record (nst.realtime.apply reads it)
 JOHNSON_CONTENT = ("relu2_2",)  # Johnson et al.'s layers (VGG16 names, which VGG19 has too)
@@ -44,8 +44,14 @@ class FastStyleTransfer(LightningModule):
         style_size: its long side in px while its statistics are taken (sets the brushstrokes' scale
             relative to the training crops).
         network: ``johnson`` (the paper's: 32-64-128 channels, 5 residual blocks), ``small``
-            (half the width, 3 blocks: about 4x faster, for CPUs) or ``fast`` (``small`` with 5x5
-            first and last convolutions instead of 9x9: 4-22 % faster on a CPU, measured).
+            (half the width, 3 blocks: about 4x faster, for CPUs), ``fast`` (``small`` with 5x5
+            first and last convolutions instead of 9x9: 4-22 % faster on a CPU, measured) or
+            ``instant`` (Magenta's pretrained instant transformer with the painting's style
+            vector folded into its norms: step 0 paints the instant picture, training fine-tunes it).
+        train_params: ``all`` (every weight) or, with ``instant``, ``norm`` (only the instance
+            norms' gamma and beta, Dumoulin et al. 2017; the convolutions stay the pretrained ones).
+        instant_weights: the instant network's pretrained weights (``None``: the installed ones;
+            as ``train.py stylize --weights``); read when training starts, never when applying.
         from_photo: the network paints over the photo (its output starts as the photo and learns
             the change) instead of from nothing (Johnson et al.'s): a short training run keeps
             the photo's content (docs/realtime.md, measured).
@@ -83,6 +89,8 @@ class FastStyleTransfer(LightningModule):
         lr: PositiveFloat = 1e-3,
         lr_decay: Literal["none", "linear"] = "none",
         val_images: int = 8,
+        train_params: Literal["all", "norm"] = "all",
+        instant_weights: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -94,7 +102,12 @@ class FastStyleTransfer(LightningModule):
         alpha, beta = self.definition.default_weights()
         self.loss_weights = LossWeights(alpha if content_weight is None else content_weight,
                                         beta if style_weight is None else style_weight, tv_weight)
-        self.network = TransformerNet(network, from_photo, painting_colours)
+        self.network = build_network(network, from_photo, painting_colours)
+        if train_params == "norm":
+            if network != INSTANT:
+                raise ConfigError(f"train_params norm fine-tunes the pretrained instant network, and '{network}' "
+                                  "starts from nothing. Fix: --model.network instant, or --model.train_params all")
+            self.network.train_norms_only()
         self.objective: StyleObjective | None = None
         self.strict_loading = False  # the checkpoint holds the network alone, not the frozen VGG19
         self._val_grid: list[torch.Tensor] = []
@@ -109,9 +122,20 @@ class FastStyleTransfer(LightningModule):
         painting = resize_long_side(load_image(self.hparams.style, "style image"), self.hparams.style_size)
         if self.hparams.painting_colours:  # (a resumed run's checkpoint then loads the same values)
             self.network.colours.set_painting(painting)
+        if self.hparams.network == INSTANT:  # (likewise: a resumed run's checkpoint then loads its own weights)
+            self.fold_instant()
         vgg = VGGFeatures(load_weights(self.hparams.weights), self.definition.layers, self.hparams.pooling)
         self.objective = StyleObjective.build(vgg.to(self.device), self.definition, painting, (painting,),
                                               self.loss_weights)
+
+    def fold_instant(self) -> None:
+        """The pretrained instant transformer with the painting's style vector folded in."""
+        from nst.realtime.instant.style import style_vector  # (it imports nst.realtime.apply, which imports this)
+        from nst.realtime.instant.weights import load_networks
+
+        predictor, transformer = load_networks(self.hparams.instant_weights)
+        vector = style_vector(predictor, load_image(self.hparams.style, "style image"))
+        self.network.fold(transformer, vector)
 
     def forward(self, photos: torch.Tensor) -> torch.Tensor:
         return self.network(photos)
@@ -159,7 +183,8 @@ class FastStyleTransfer(LightningModule):
                 logger.experiment.add_image("val/stylised", image, self.global_step)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.network.parameters(), lr=self.hparams.lr)
+        trained = [p for p in self.network.parameters() if p.requires_grad]  # train_params norm: gamma and beta
+        optimizer = torch.optim.Adam(trained, lr=self.hparams.lr)
         if self.hparams.lr_decay == "none":
             return optimizer
         self._budget_steps = self.trainer.estimated_stepping_batches  # max_steps, or max_epochs' batches

@@ -29,8 +29,9 @@ from torch import nn
 
 from nst.errors import ConfigError
 from nst.linalg import sqrtm_psd
+from nst.realtime.instant.folded import InstantNet
 
-Variant = Literal["johnson", "small", "fast"]
+Variant = Literal["johnson", "small", "fast", "instant"]
 PHOTO_EPS = 1e-3  # from_photo: a photo's 0 and 1 as logits of +-6.9, so the output can still reach them
 
 
@@ -49,6 +50,8 @@ VARIANTS: dict[str, Shape] = {
     "small": Shape((16, 32, 64), 3),  # half the width, three blocks: about 1/4 of the work, for CPUs
     "fast": Shape((16, 32, 64), 3, 5),  # small with 5x5 edges: 4-22 % off a CPU's time (docs/realtime.md)
 }
+INSTANT = "instant"  # Magenta's instant transformer with one painting folded in (nst.realtime.instant.folded)
+NETWORKS = (*VARIANTS, INSTANT)
 
 
 def conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -156,3 +159,16 @@ class TransformerNet(nn.Module):
             photo = self.colours(image.float()).clamp(self.photo_eps, 1 - self.photo_eps)
             x = x + (torch.log(photo) - torch.log1p(-photo))  # logit (spelt out: ONNX has no Logit operator)
         return torch.sigmoid(x)
+
+
+def build_network(variant: Variant, from_photo: bool = False, painting_colours: bool = False) -> nn.Module:
+    """A style network by its name: one of :data:`VARIANTS` (Johnson et al.'s), or ``instant``
+    (its weights set by :meth:`InstantNet.fold` when training starts, or by a checkpoint)."""
+    if variant not in NETWORKS:
+        raise ConfigError(f"unknown network '{variant}'; valid: {', '.join(NETWORKS)}")
+    if variant != INSTANT:
+        return TransformerNet(variant, from_photo, painting_colours)
+    if from_photo or painting_colours:
+        raise ConfigError("the instant network paints with its own pretrained weights, not over the photo. "
+                          "Fix: --model.from_photo false --model.painting_colours false")
+    return InstantNet()

@@ -29,7 +29,7 @@ from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths,
 from nst.runs.stylize_args import OneLineParser, add_instant_arguments, stylize_parser
 
 TASK = "realtime"
-PATH_KEYS = {"data": ("photos",), "model": ("style", "weights")}
+PATH_KEYS = {"data": ("photos",), "model": ("style", "weights", "instant_weights")}
 TRAINER_DEFAULTS = {
     "max_epochs": 2,  # Johnson et al. / pytorch/examples: 2 epochs of COCO (80k photos), batch 4
     "devices": 1,
