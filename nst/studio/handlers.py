@@ -6,8 +6,10 @@ options) and return or yield plain values; :mod:`nst.studio.page` wires them to 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -124,6 +126,74 @@ def run_options(studio: Studio, session: Session, settings: controls.Settings, e
     if masks:
         options["content_masks"] = [str(p) for p in masks]
     return {**options, **studio.fixed}
+
+
+def instant_options(session: Session, values: dict, editor) -> dict:
+    """The instant picture's options: the controls (``controls.instant_options``) and the drawn masks."""
+    from PIL import Image
+
+    settings = settings_of(dict(values), len(session.paintings))
+    options = controls.instant_options(settings, len(session.paintings))
+    with Image.open(session.photo) as im:
+        size = im.size
+    masks = content_masks((editor or {}).get("layers") or [], len(session.paintings), size)
+    if masks:
+        options["content_masks"] = masks
+    return options
+
+
+def instant_key(session: Session, values: dict, editor) -> str:
+    """What the instant picture is made of: the inputs, the controls, the drawn layers."""
+    digest = hashlib.sha1()
+    for layer in (editor or {}).get("layers") or []:
+        digest.update(layer.tobytes() if layer is not None else b"-")
+    for path in [session.photo, *session.paintings]:  # by content: the same upload taken in twice is the same
+        digest.update(Path(path).read_bytes())
+    return repr((sorted(values.items()), digest.hexdigest()))
+
+
+def instant_picture(session: Session, values: dict, editor) -> tuple[object, str] | None:
+    """The photo painted at once with the paintings and the controls (one pass of the instant
+    network): (picture, a line with its time), (None, "") until both are in, the problem, or
+    None when it would be the picture already made of the same inputs."""
+    if session.photo is None or not session.paintings:
+        session.instant_key = ""
+        return None, ""
+    key = instant_key(session, values, editor)
+    if key == session.instant_key:
+        return None
+    session.instant_key = key
+    photo, paintings = session.photo, list(session.paintings)
+    try:
+        options = instant_options(session, values, editor)
+        began = time.perf_counter()
+        image = nst.stylize(str(photo), [str(p) for p in paintings], model="instant", **options)
+    except NSTError as e:
+        return None, problem(e)
+    return image, (f"instant picture: {max(image.size)} px in {time.perf_counter() - began:.2f} s; "
+                   "Start optimises it")
+
+
+WEBCAM_SIZES = [256, 384, 512]
+
+
+def paint_frame(session: Session, frame, values: dict, size: int) -> tuple[object, str]:
+    """A webcam frame painted with the instant style of this tab's paintings and the controls
+    (not the masks: they are drawn on the photo): (picture, line), or (None, the problem)."""
+    if frame is None:
+        return None, ""
+    if not session.paintings:
+        return None, problem("no painting yet. Fix: upload one or more paintings in the Picture tab "
+                             "(or click an example)")
+    try:
+        settings = settings_of(dict(values), len(session.paintings))
+        options = {**controls.instant_options(settings, len(session.paintings)), "size": int(size)}
+        began = time.perf_counter()
+        image = nst.stylize(frame, [str(p) for p in session.paintings], model="instant", **options)
+    except NSTError as e:
+        return None, problem(e)
+    return image, (f"painted with the instant style of {len(session.paintings)} painting(s): {max(image.size)} px "
+                   f"in {time.perf_counter() - began:.2f} s")
 
 
 def preview_every(steps: int) -> int:

@@ -79,6 +79,7 @@ class Session:
     busy: set[str] = field(default_factory=set)  # "run", "print": what this tab has going or waiting
     loading: int = 0  # uploads and example clicks being taken in (a run waits for them)
     kept: int = 0  # input files kept so far (each has a name of its own: a run reads its own)
+    instant_key: str = ""  # what the instant picture shown was made of (the same again: kept)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     @contextmanager
