@@ -367,3 +367,73 @@ def test_a_drawn_mask_keeps_the_style_inside_it(page, tmp_path):
     inside, outside = change[mask > 0.99].mean(), change[mask < 0.01].mean()
     assert 0.2 < (mask > 0.5).mean() < 0.8, "the strokes cover part of the photo"
     assert inside > 3 * outside, f"style inside {inside:.1f}, outside {outside:.1f} (local mean |result - photo|)"
+
+
+# --- the instant picture and the webcam --------------------------------------------------------
+
+FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+def test_the_page_controls_map_onto_the_instant_ones():
+    assert [controls.instant_strength(s) for s in (-2, -1, 0, 0.5, 2)] == [0.0, 0.5, 1.0, 1.0, 1.0]
+    with pytest.raises(ConfigError, match="Fix:"):
+        controls.instant_strength(3)
+    settings = controls.Settings(size=256, strength=-1, stroke_size=1.5, colours="the photo's palette on the painting",
+                                 blend=[0.7, 0.3])
+    assert controls.instant_options(settings, 2) == {"size": 256, "strength": 0.5, "style_scale": 1.5,
+                                                      "preserve_color": "histogram", "style_blend_weights": [0.7, 0.3]}
+    assert "style_blend_weights" not in controls.instant_options(controls.Settings(blend=[1.0]), 1)
+
+
+@pytest.fixture(scope="module")
+def instant_weights():
+    from nst.errors import WeightsError
+    from nst.realtime.instant.weights import load_networks
+
+    try:
+        load_networks()
+    except WeightsError as e:
+        pytest.skip(f"the instant network's weights are not here ({e})")
+
+
+def test_the_instant_picture_follows_the_controls(tmp_path, instant_weights):
+    from nst.studio import handlers
+
+    session = handlers.Studio(tmp_path).session("tab")
+    values = dict(size=400, preset="default", strength=0.0, stroke_size=1.0, colours="the painting's",
+                  style_loss="gram", smoothness=0, seed=0, blend="")  # stroke size acts above 384 px / size
+    assert handlers.instant_picture(session, values, None) == (None, "")  # nothing in yet: nothing shown
+    session.set_photo(PROJECT / "assets" / "home.jpg")
+    session.set_paintings([PROJECT / "assets" / "starry_night.jpg", PROJECT / "assets" / "fruits.jpg"])
+    painted, line = handlers.instant_picture(session, values, None)
+    assert max(painted.size) == 400 and "instant picture: 400 px in" in line
+    assert handlers.instant_picture(session, values, None) is None  # the same inputs: the picture shown stays
+    session.set_paintings([PROJECT / "assets" / "starry_night.jpg", PROJECT / "assets" / "fruits.jpg"])
+    assert handlers.instant_picture(session, values, None) is None  # the same files taken in again
+    pixels = lambda im: np.asarray(im.convert("RGB"), dtype=np.float32)  # noqa: E731
+    photo = pixels(Image.open(PROJECT / "assets" / "home.jpg").resize(painted.size, Image.LANCZOS))
+    for change in (dict(strength=-2.0), dict(stroke_size=2.0), dict(colours="the photo's (luminance only)"),
+                   dict(blend="1, 0")):
+        other, _ = handlers.instant_picture(session, {**values, **change}, None)
+        assert np.abs(pixels(other) - pixels(painted)).mean() > 2, change
+    weaker, _ = handlers.instant_picture(session, {**values, "strength": -2.0}, None)
+    assert np.abs(pixels(weaker) - photo).mean() < np.abs(pixels(painted) - photo).mean()
+    left = layer((400, 300), (0, 0, 199, 299))
+    masked, _ = handlers.instant_picture(session, values, {"layers": [left]})
+    assert np.abs(pixels(masked) - pixels(painted)).mean() > 2
+    gone, line = handlers.instant_picture(session, {**values, "blend": "1"}, None)
+    assert gone is None and "blend weights" in line and "Fix:" in line
+
+
+def test_a_webcam_frame_is_painted_with_the_tabs_paintings(tmp_path, instant_weights):
+    from nst.studio import handlers
+
+    session = handlers.Studio(tmp_path).session("tab")
+    values = dict(size=400, preset="default", strength=0.0, stroke_size=1.0, colours="the painting's",
+                  style_loss="gram", smoothness=0, seed=0, blend="")
+    frame = Image.open(PROJECT / "assets" / "home.jpg").convert("RGB")
+    image, line = handlers.paint_frame(session, frame, values, 256)
+    assert image is None and "no painting yet" in line and "Fix:" in line
+    session.set_paintings([PROJECT / "assets" / "starry_night.jpg"])
+    image, line = handlers.paint_frame(session, frame, values, 256)
+    assert max(image.size) == 256 and "1 painting(s)" in line
