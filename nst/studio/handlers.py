@@ -170,8 +170,8 @@ def instant_picture(session: Session, values: dict, editor) -> tuple[object, str
         image = nst.stylize(str(photo), [str(p) for p in paintings], model="instant", **options)
     except NSTError as e:
         return None, problem(e)
-    return image, (f"instant picture: {max(image.size)} px in {time.perf_counter() - began:.2f} s; "
-                   "Start optimises it")
+    return image, (f"instant picture: {max(image.size)} px in {time.perf_counter() - began:.2f} s · instant "
+                   f"strength {options['strength']:.2f} · Start optimises it")
 
 
 WEBCAM_SIZES = [256, 384, 512]

@@ -54,7 +54,8 @@ def controls_column() -> SimpleNamespace:
     ui.preset = gr.Radio(list(controls.PRESETS), value="default", label="Quality (steps: "
                          + ", ".join(f"{k} {v}" for k, v in controls.PRESETS.items()) + ")", elem_id="preset")
     ui.strength = gr.Slider(*controls.STRENGTH_RANGE, value=0.0, step=0.1, elem_id="strength",
-                            label="Strength (style weight, log10 around the loss's calibrated weight)")
+                            label="Strength (style weight, log10 around the loss's calibrated weight)",
+                            info="instant picture: 0 and above the painting's style, -2 the photo's own")
     ui.stroke_size = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Stroke size (style_scale)",
                                elem_id="stroke")
     ui.colours = gr.Radio(list(controls.COLOURS), value="the painting's", label="Colours (preserve_color)",
@@ -72,7 +73,7 @@ def controls_column() -> SimpleNamespace:
 
 def live_column() -> SimpleNamespace:
     ui = SimpleNamespace()
-    ui.instant = gr.Image(label="Instant picture (one pass, follows the controls; Start optimises)",
+    ui.instant = gr.Image(label="Instant picture (one pass; follows the controls)",
                           interactive=False, elem_id="instant", format="png", height=300)
     ui.instant_note = gr.Markdown(elem_id="instant-note")
     ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
