@@ -196,8 +196,8 @@ def set_number(tab, elem_id: str, value):
     box.press("Enter")
 
 
-def preview_src(tab) -> str | None:
-    img = tab.locator("#preview img")
+def preview_src(tab, elem_id: str = "preview") -> str | None:
+    img = tab.locator(f"#{elem_id} img")
     return img.first.get_attribute("src") if img.count() else None
 
 
@@ -487,7 +487,7 @@ def test_the_instant_picture_shows_at_once_and_follows_the_controls(page):
     assert page.locator("#instant img").count() == 1
 
 
-def picture_of(tab, src: str) -> np.ndarray:
+def picture_of(src: str) -> np.ndarray:
     """The image at ``src`` (a page's URL or a data URL) as a small RGB array."""
     import base64
     import io
@@ -499,6 +499,8 @@ def picture_of(tab, src: str) -> np.ndarray:
 
 
 def test_the_webcam_paints_the_cameras_frames(browser, studio_url, instant_weights):
+    """Chromium's fake camera (a green pattern, granted by the browser's flags) streams to the
+    webcam tab, whose painted frames arrive, change, and are not the camera's frame."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     tab = context.new_page()
     tab.goto(studio_url)
@@ -509,7 +511,7 @@ def test_the_webcam_paints_the_cameras_frames(browser, studio_url, instant_weigh
     tab.click("#camera button:has-text('Record')")
     seen, deadline = [], time.monotonic() + 60
     while len(seen) < 3 and time.monotonic() < deadline:  # three painted frames
-        src = tab.locator("#painted img").first.get_attribute("src") if tab.locator("#painted img").count() else None
+        src = preview_src(tab, "painted")
         if src and src not in seen:
             seen.append(src)
         time.sleep(0.05)
@@ -518,7 +520,7 @@ def test_the_webcam_paints_the_cameras_frames(browser, studio_url, instant_weigh
     raw = tab.evaluate("""() => { const v = document.querySelector('#camera video'), c = document.createElement('canvas');
         c.width = v.videoWidth; c.height = v.videoHeight; c.getContext('2d').drawImage(v, 0, 0);
         return c.toDataURL('image/png'); }""")
-    painted, frame = picture_of(tab, seen[-1]), picture_of(tab, raw)
+    painted, frame = picture_of(seen[-1]), picture_of(raw)
     assert np.abs(painted - frame).mean() > 20, "the painted frame is the camera's own"
     assert painted.std(axis=(0, 1)).mean() > 10, "the painting's strokes, not a flat colour"
     context.close()
