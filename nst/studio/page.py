@@ -74,7 +74,7 @@ def controls_column() -> SimpleNamespace:
 def live_column() -> SimpleNamespace:
     ui = SimpleNamespace()
     ui.instant = gr.Image(label="Instant picture (one pass; follows the controls)",
-                          interactive=False, elem_id="instant", format="png", height=300)
+                          interactive=False, elem_id="instant", format="jpeg", height=300)
     ui.instant_note = gr.Markdown(elem_id="instant-note")
     ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
                           height=420)
