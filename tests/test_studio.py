@@ -372,6 +372,15 @@ def test_a_drawn_mask_keeps_the_style_inside_it(page, tmp_path):
 
 # --- the instant picture and the webcam --------------------------------------------------------
 
+def test_the_download_buttons_name_their_picture(tmp_path):
+    from nst.studio.page import download_label
+    from nst.studio.session import Picture
+
+    picture = Picture(tmp_path / "picture_3.png", "", "", {"scales": [1450, 2500]}, 70)
+    assert download_label(picture, False) == "Download PNG: picture 3 (config in its metadata)"
+    assert download_label(picture, True) == "Download print PNG: picture 3, 2500 px"
+
+
 def test_the_page_controls_map_onto_the_instant_ones():
     assert [controls.instant_strength(s) for s in (-2, -1, 0, 0.5, 2)] == [0.0, 0.5, 1.0, 1.0, 1.0]
     with pytest.raises(ConfigError, match="Fix:"):

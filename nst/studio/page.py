@@ -260,10 +260,11 @@ def stream(updates, session, print_size: bool = False):
 
 
 def download_label(picture, print_size: bool) -> str:
-    """The download button's words once it has a picture."""
+    """The download button's words once it has a picture (it said "none yet" before)."""
+    number = picture.path.stem.rsplit("_", 1)[-1]
     if print_size:
-        return f"Download print PNG ({picture.path.name})"
-    return f"Download PNG: picture {picture.path.stem.rsplit('_', 1)[-1]} (config in its metadata)"
+        return f"Download print PNG: picture {number}, {(picture.options.get('scales') or ['?'])[-1]} px"
+    return f"Download PNG: picture {number} (config in its metadata)"
 
 
 def wire_print(studio: Studio, ui: SimpleNamespace) -> None:
