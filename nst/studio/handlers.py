@@ -6,6 +6,7 @@ options) and return or yield plain values; :mod:`nst.studio.page` wires them to 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import tempfile
@@ -128,28 +129,31 @@ def run_options(studio: Studio, session: Session, settings: controls.Settings, e
     return {**options, **studio.fixed}
 
 
-def instant_options(session: Session, values: dict, editor) -> dict:
-    """The instant picture's options: the controls (``controls.instant_options``) and the drawn masks."""
-    from PIL import Image
-
+def instant_options(session: Session, values: dict, editor, photo_size: tuple[int, int]) -> dict:
+    """The instant picture's options: the controls (``controls.instant_options``) and the drawn masks
+    (at ``photo_size``, width and height)."""
     settings = settings_of(dict(values), len(session.paintings))
     options = controls.instant_options(settings, len(session.paintings))
-    with Image.open(session.photo) as im:
-        size = im.size
-    masks = content_masks((editor or {}).get("layers") or [], len(session.paintings), size)
+    masks = content_masks((editor or {}).get("layers") or [], len(session.paintings), photo_size)
     if masks:
         options["content_masks"] = masks
     return options
 
 
+@functools.lru_cache(maxsize=256)
+def file_digest(path: Path) -> str:
+    """A kept input's content (its name is its own: it never changes)."""
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def instant_key(session: Session, values: dict, editor) -> str:
-    """What the instant picture is made of: the inputs, the controls, the drawn layers."""
+    """What the instant picture is made of: the inputs' content (the same upload taken in twice is
+    the same), the controls, the drawn layers."""
     digest = hashlib.sha1()
     for layer in (editor or {}).get("layers") or []:
         digest.update(layer.tobytes() if layer is not None else b"-")
-    for path in [session.photo, *session.paintings]:  # by content: the same upload taken in twice is the same
-        digest.update(Path(path).read_bytes())
-    return repr((sorted(values.items()), digest.hexdigest()))
+    inputs = [file_digest(Path(p)) for p in [session.photo, *session.paintings]]
+    return repr((sorted(values.items()), inputs, digest.hexdigest()))
 
 
 def instant_picture(session: Session, values: dict, editor) -> tuple[object, str] | None:
@@ -163,11 +167,12 @@ def instant_picture(session: Session, values: dict, editor) -> tuple[object, str
     if key == session.instant_key:
         return None
     session.instant_key = key
-    photo, paintings = session.photo, list(session.paintings)
+    paintings = list(session.paintings)
     try:
-        options = instant_options(session, values, editor)
         began = time.perf_counter()
-        image = nst.stylize(str(photo), [str(p) for p in paintings], model="instant", **options)
+        photo = session.instant_photo()
+        options = instant_options(session, values, editor, (photo.shape[-1], photo.shape[-2]))
+        image = nst.stylize(photo, [str(p) for p in paintings], model="instant", **options)
     except NSTError as e:
         return None, problem(e)
     return image, (f"instant picture: {max(image.size)} px in {time.perf_counter() - began:.2f} s · instant "
