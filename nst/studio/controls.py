@@ -3,7 +3,8 @@
 The page shows *strength*, *stroke size*, *colours*, *smoothness*; ``stylize`` takes
 ``style_weight``, ``style_scale``, ``preserve_color``, ``tv_weight``. This module is the one
 place that says which word sets which key and how (a log scale for the weights), so the page,
-the reproduce box and the tests agree.
+the reproduce box and the tests agree; and how the same words set the instant picture's
+controls (``nst.stylize(..., model="instant")``).
 """
 
 from __future__ import annotations
@@ -133,3 +134,29 @@ def print_chain(picture: str, size: int, target: int, tile_size: int | str = 512
     scales = [target] if target <= 2 * size else [(size + target) // 2, target]
     steps = list(PRINT_CHAIN_STEPS[: len(scales)])
     return {"init": picture, "scales": scales, "steps_per_scale": steps, "tile_size": tile_size}
+
+
+def instant_strength(strength: float) -> float:
+    """The page's strength as the instant network's (the painting's style vector moved toward the
+    photo's own, 0..1): 0 and above is the painting's style (1: the network paints no stronger);
+    below, linear down to the photo's own style at -2 (-1: half-way)."""
+    low, high = STRENGTH_RANGE
+    if not low <= strength <= high:
+        raise ConfigError(f"strength {strength} is outside {low}..{high}. Fix: move the slider back")
+    return min(1.0, (strength - low) / -low)
+
+
+def instant_options(settings: Settings, paintings: int) -> dict:
+    """The instant picture's options of the controls: size, strength (:func:`instant_strength`),
+    stroke size, colours and blend weights mean what they mean for the optimisation."""
+    if settings.colours not in COLOURS:
+        raise ConfigError(f"unknown colours {settings.colours}. Fix: pick one of the list")
+    out = {
+        "size": int(settings.size),
+        "strength": instant_strength(settings.strength),
+        "style_scale": float(settings.stroke_size),
+        "preserve_color": COLOURS[settings.colours],
+    }
+    if paintings > 1 and settings.blend:
+        out["style_blend_weights"] = list(settings.blend)
+    return out

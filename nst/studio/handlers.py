@@ -6,8 +6,11 @@ options) and return or yield plain values; :mod:`nst.studio.page` wires them to 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -124,6 +127,78 @@ def run_options(studio: Studio, session: Session, settings: controls.Settings, e
     if masks:
         options["content_masks"] = [str(p) for p in masks]
     return {**options, **studio.fixed}
+
+
+def instant_options(session: Session, values: dict, editor, photo_size: tuple[int, int]) -> dict:
+    """The instant picture's options: the controls (``controls.instant_options``) and the drawn masks
+    (at ``photo_size``, width and height)."""
+    settings = settings_of(dict(values), len(session.paintings))
+    options = controls.instant_options(settings, len(session.paintings))
+    masks = content_masks((editor or {}).get("layers") or [], len(session.paintings), photo_size)
+    if masks:
+        options["content_masks"] = masks
+    return options
+
+
+@functools.lru_cache(maxsize=256)
+def file_digest(path: Path) -> str:
+    """A kept input's content (its name is its own: it never changes)."""
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def instant_key(session: Session, values: dict, editor) -> str:
+    """What the instant picture is made of: the inputs' content (the same upload taken in twice is
+    the same), the controls, the drawn layers."""
+    digest = hashlib.sha1()
+    for layer in (editor or {}).get("layers") or []:
+        digest.update(layer.tobytes() if layer is not None else b"-")
+    inputs = [file_digest(Path(p)) for p in [session.photo, *session.paintings]]
+    return repr((sorted(values.items()), inputs, digest.hexdigest()))
+
+
+def instant_picture(session: Session, values: dict, editor) -> tuple[object, str] | None:
+    """The photo painted at once with the paintings and the controls (one pass of the instant
+    network): (picture, a line with its time), (None, "") until both are in, the problem, or
+    None when it would be the picture already made of the same inputs."""
+    if session.photo is None or not session.paintings:
+        session.instant_key = ""
+        return None, ""
+    key = instant_key(session, values, editor)
+    if key == session.instant_key:
+        return None
+    session.instant_key = key
+    paintings = list(session.paintings)
+    try:
+        began = time.perf_counter()
+        photo = session.instant_photo()
+        options = instant_options(session, values, editor, (photo.shape[-1], photo.shape[-2]))
+        image = nst.stylize(photo, [str(p) for p in paintings], model="instant", **options)
+    except NSTError as e:
+        return None, problem(e)
+    return image, (f"instant picture: {max(image.size)} px in {time.perf_counter() - began:.2f} s · instant "
+                   f"strength {options['strength']:.2f} · Start optimises it")
+
+
+WEBCAM_SIZES = [256, 384, 512]
+
+
+def paint_frame(session: Session, frame, values: dict, size: int) -> tuple[object, str]:
+    """A webcam frame painted with the instant style of this tab's paintings and the controls
+    (not the masks: they are drawn on the photo): (picture, line), or (None, the problem)."""
+    if frame is None:
+        return None, ""
+    if not session.paintings:
+        return None, problem("no painting yet. Fix: upload one or more paintings in the Picture tab "
+                             "(or click an example)")
+    try:
+        settings = settings_of(dict(values), len(session.paintings))
+        options = {**controls.instant_options(settings, len(session.paintings)), "size": int(size)}
+        began = time.perf_counter()
+        image = nst.stylize(frame, [str(p) for p in session.paintings], model="instant", **options)
+    except NSTError as e:
+        return None, problem(e)
+    return image, (f"painted with the instant style of {len(session.paintings)} painting(s): {max(image.size)} px "
+                   f"in {time.perf_counter() - began:.2f} s")
 
 
 def preview_every(steps: int) -> int:

@@ -1,4 +1,5 @@
-"""The studio's page (Gradio Blocks): inputs, controls, the picture as it forms, results.
+"""The studio's page (Gradio Blocks): inputs, controls, the instant picture, the picture as it
+forms, results; and a webcam tab painting each frame with the instant style.
 
 Layout and wiring only; what each event does is in :mod:`nst.studio.handlers`. Runs take turns
 on the device in the studio's own lane (one at a time, a waiting tab is told its place); the
@@ -53,7 +54,8 @@ def controls_column() -> SimpleNamespace:
     ui.preset = gr.Radio(list(controls.PRESETS), value="default", label="Quality (steps: "
                          + ", ".join(f"{k} {v}" for k, v in controls.PRESETS.items()) + ")", elem_id="preset")
     ui.strength = gr.Slider(*controls.STRENGTH_RANGE, value=0.0, step=0.1, elem_id="strength",
-                            label="Strength (style weight, log10 around the loss's calibrated weight)")
+                            label="Strength (style weight, log10 around the loss's calibrated weight)",
+                            info="instant picture: 0 and above the painting's style, -2 the photo's own")
     ui.stroke_size = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Stroke size (style_scale)",
                                elem_id="stroke")
     ui.colours = gr.Radio(list(controls.COLOURS), value="the painting's", label="Colours (preserve_color)",
@@ -71,6 +73,9 @@ def controls_column() -> SimpleNamespace:
 
 def live_column() -> SimpleNamespace:
     ui = SimpleNamespace()
+    ui.instant = gr.Image(label="Instant picture (one pass; follows the controls)",
+                          interactive=False, elem_id="instant", format="jpeg", height=300)
+    ui.instant_note = gr.Markdown(elem_id="instant-note")
     ui.preview = gr.Image(label="The picture as it forms", interactive=False, elem_id="preview", format="png",
                           height=420)
     ui.progress = gr.HTML(elem_id="progress")
@@ -84,8 +89,8 @@ def results_row() -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=2):
             ui.gallery = gr.Gallery(label="This session's pictures", columns=4, height=240, elem_id="results",
-                                    object_fit="contain",
-                                    interactive=False)
+                                    object_fit="contain", preview=False, fit_columns=False,
+                                    interactive=False)  # whole pictures side by side, 4 a row
             ui.download = gr.DownloadButton("Download PNG (config in its metadata; none yet: Start first)",
                                             elem_id="download", interactive=False)
             ui.reproduce = gr.Code(label="Reproduce: the command that makes the same picture",
@@ -106,19 +111,37 @@ def results_row() -> SimpleNamespace:
 def build(studio: Studio, delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
     """The page of ``studio`` (its sessions, its fixed options); ``delete_cache`` as Gradio's."""
     with gr.Blocks(title="nst studio", analytics_enabled=False, delete_cache=delete_cache) as page:
-        gr.Markdown("# nst studio\nA photo, one or more paintings, the controls; Start, and watch the "
-                    "picture form. Stop keeps the current picture.")
-        with gr.Row():
-            with gr.Column(scale=1):
-                inputs = inputs_column()
-            with gr.Column(scale=1):
-                knobs = controls_column()
-            with gr.Column(scale=1):
-                live = live_column()
-        results = results_row()
-        realtime.section()
-        wire(page, studio, SimpleNamespace(**vars(inputs), **vars(knobs), **vars(live), **vars(results)))
+        gr.Markdown("# nst studio\nA photo, one or more paintings, the controls: the instant picture at "
+                    "once; Start, and watch the picture form. Stop keeps the current picture.")
+        with gr.Tabs():
+            with gr.Tab("Picture", id="picture", elem_id="picture-tab"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        inputs = inputs_column()
+                    with gr.Column(scale=1):
+                        knobs = controls_column()
+                    with gr.Column(scale=1):
+                        live = live_column()
+                results = results_row()
+                realtime.section()
+            with gr.Tab("Webcam", id="webcam", elem_id="webcam-tab"):
+                camera = webcam_tab()
+        ui = SimpleNamespace(**vars(inputs), **vars(knobs), **vars(live), **vars(results), **vars(camera))
+        wire(page, studio, ui)
     return page
+
+
+def webcam_tab() -> SimpleNamespace:
+    ui = SimpleNamespace()
+    gr.Markdown("Each frame of the camera painted with the instant style of the Picture tab's paintings, "
+                "with its strength, stroke size, colours and blend weights.")
+    with gr.Row():
+        ui.camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="pil", elem_id="camera",
+                             height=360)
+        ui.painted = gr.Image(label="Painted", interactive=False, elem_id="painted", format="jpeg", height=360)
+    ui.camera_size = gr.Radio(handlers.WEBCAM_SIZES, value=384, label="Long side (px)", elem_id="camera-size")
+    ui.camera_note = gr.Markdown(elem_id="camera-note")
+    return ui
 
 
 def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
@@ -135,10 +158,13 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
         with session.taking_inputs():
             return handlers.take_paintings(session, payload)
 
-    ui.photo.upload(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
-    ui.photo.clear(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False)
-    ui.paintings.upload(paintings_changed, ui.paintings, [ui.paintings, ui.message], preprocess=False)
-    ui.paintings.change(paintings_changed, ui.paintings, [ui.paintings, ui.message], preprocess=False)
+    instant = wire_instant(studio, ui)
+    ui.photo.upload(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False).then(**instant)
+    ui.photo.clear(photo_changed, ui.photo, [ui.photo, ui.editor, ui.message], preprocess=False).then(**instant)
+    ui.paintings.upload(paintings_changed, ui.paintings, [ui.paintings, ui.message],
+                        preprocess=False).then(**instant)
+    ui.paintings.change(paintings_changed, ui.paintings, [ui.paintings, ui.message],
+                        preprocess=False).then(**instant)
     for button, (photo, paintings) in zip(ui.examples, EXAMPLES.values()):
         def example(request: gr.Request, photo=photo, paintings=paintings):
             session = studio.session(request.session_hash)
@@ -147,12 +173,48 @@ def wire(page: gr.Blocks, studio: Studio, ui: SimpleNamespace) -> None:
                 gallery, message = handlers.take_paintings(session, [str(ASSETS / p) for p in paintings])
             return photo_value, editor, gallery, message
 
-        button.click(example, None, [ui.photo, ui.editor, ui.paintings, ui.message])
+        button.click(example, None, [ui.photo, ui.editor, ui.paintings, ui.message]).then(**instant)
     wire_runs(studio, ui)
+    wire_webcam(studio, ui)
     def closed(request: gr.Request):
         studio.forget(request.session_hash)
 
     page.unload(closed)
+
+
+def wire_instant(studio: Studio, ui: SimpleNamespace) -> dict:
+    """The instant picture follows the controls it uses; returns the event (as ``.then`` keywords)
+    that the uploads and examples chain after taking their files in. Asked again with the same
+    inputs (the gallery's own change event, the editor's), it keeps the picture it shows."""
+    def instant(size, preset, strength, stroke_size, colours, style_loss, smoothness, seed, blend, editor,
+                request: gr.Request):
+        values = dict(size=size, preset=preset, strength=strength, stroke_size=stroke_size, colours=colours,
+                      style_loss=style_loss, smoothness=smoothness, seed=seed, blend=blend)
+        session = studio.session(request.session_hash)
+        made = handlers.instant_picture(session, values, editor)
+        return (gr.skip(), gr.skip()) if made is None else made
+
+    event = dict(fn=instant, inputs=[*(getattr(ui, name) for name in SETTING_NAMES), ui.editor],
+                 outputs=[ui.instant, ui.instant_note], show_progress="hidden", concurrency_limit=2,
+                 concurrency_id="instant")
+    for control in (ui.size, ui.strength, ui.stroke_size, ui.colours, ui.editor):
+        control.change(**event, trigger_mode="always_last")
+    ui.blend.submit(**event)
+    ui.blend.blur(**event)
+    return event
+
+
+def wire_webcam(studio: Studio, ui: SimpleNamespace) -> None:
+    """Each camera frame, painted with the instant style of the tab's paintings and controls."""
+    def frame(image, size, preset, strength, stroke_size, colours, style_loss, smoothness, seed, blend, long_side,
+              request: gr.Request):
+        values = dict(size=size, preset=preset, strength=strength, stroke_size=stroke_size, colours=colours,
+                      style_loss=style_loss, smoothness=smoothness, seed=seed, blend=blend)
+        return handlers.paint_frame(studio.session(request.session_hash), image, values, long_side)
+
+    ui.camera.stream(frame, [ui.camera, *(getattr(ui, name) for name in SETTING_NAMES), ui.camera_size],
+                     [ui.painted, ui.camera_note], stream_every=0.2, time_limit=600, concurrency_limit=4,
+                     concurrency_id="webcam", show_progress="hidden")
 
 
 def wire_runs(studio: Studio, ui: SimpleNamespace) -> None:
@@ -188,13 +250,21 @@ def stream(updates, session, print_size: bool = False):
             else:
                 yield *live, losses if losses is not None else gr.skip(), *[gr.skip()] * 3, message or gr.skip()
             continue
-        download = gr.DownloadButton(value=str(picture.path), interactive=True)
+        download = gr.DownloadButton(download_label(picture, print_size), value=str(picture.path), interactive=True)
         ended = progress if progress is not None else gr.skip()  # "stopped at step 37 · 9.1 s"
         if print_size:
             yield image, ended, download, message
         else:
             gallery = [(str(p.path), p.caption) for p in session.pictures]
             yield image, ended, gr.skip(), gallery, download, picture.command, message
+
+
+def download_label(picture, print_size: bool) -> str:
+    """The download button's words once it has a picture (it said "none yet" before)."""
+    number = picture.path.stem.rsplit("_", 1)[-1]
+    if print_size:
+        return f"Download print PNG: picture {number}, {(picture.options.get('scales') or ['?'])[-1]} px"
+    return f"Download PNG: picture {number} (config in its metadata)"
 
 
 def wire_print(studio: Studio, ui: SimpleNamespace) -> None:

@@ -22,6 +22,7 @@ import nst
 from nst.errors import ImageError, NSTError
 
 MAX_INPUT_PIXELS = 50_000_000  # the studio refuses larger uploads (train.py allows 200 MP)
+INSTANT_SIDE = 1024  # the size slider's top: the instant picture never needs more of the photo
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Session:
     busy: set[str] = field(default_factory=set)  # "run", "print": what this tab has going or waiting
     loading: int = 0  # uploads and example clicks being taken in (a run waits for them)
     kept: int = 0  # input files kept so far (each has a name of its own: a run reads its own)
+    instant_key: str = ""  # what the instant picture shown was made of (the same again: kept)
+    small_photo: tuple = (None, None)  # (photo, it decoded at most INSTANT_SIDE px): the instant picture's
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     @contextmanager
@@ -126,6 +129,21 @@ class Session:
         self.photo = None
         self.photo = self.keep_input(upload, "photo", "photo")
         return self.photo
+
+    def instant_photo(self):
+        """The photo as a tensor of at most ``INSTANT_SIDE`` px, decoded once per photo: the
+        instant picture reads it at every move of a control (a 50 MP photo takes seconds)."""
+        from nst.media.images import resize_long_side
+
+        photo = self.photo
+        if photo is None:
+            raise ImageError("no photo yet. Fix: upload a photo (or click an example)")
+        if self.small_photo[0] != photo:
+            image = nst.load_image(photo, "photo", max_pixels=MAX_INPUT_PIXELS)
+            if max(image.shape[-2:]) > INSTANT_SIDE:
+                image = resize_long_side(image, INSTANT_SIDE)
+            self.small_photo = (photo, image)
+        return self.small_photo[1]
 
     def set_paintings(self, uploads: list[str | Path]) -> list[Path]:
         self.paintings = []
