@@ -53,6 +53,20 @@ def style_vector(predictor: StylePredictor, image: torch.Tensor) -> torch.Tensor
         return predictor(centre_square(image.float())).float()
 
 
+VECTORS: dict[tuple[int, str], torch.Tensor] = {}  # (the predictor, a painting's pixels' sha256) -> its vector
+
+
+def known_vector(predictor: StylePredictor, image: torch.Tensor) -> torch.Tensor:
+    """``style_vector``, kept by the painting's pixels: a style with other controls (the studio's
+    sliders) reuses it instead of running the predictor again."""
+    key = (id(predictor), paintings_sha256([image.numpy().tobytes()]))
+    if key not in VECTORS:
+        if len(VECTORS) >= 64:
+            VECTORS.clear()
+        VECTORS[key] = style_vector(predictor, image)
+    return VECTORS[key]
+
+
 def own_vector(predictor: StylePredictor, photos: torch.Tensor) -> torch.Tensor:
     """Each photo's own style vector (Bx100), from the whole photo squeezed to 256x256 (a graph
     that exports with any height and width)."""
@@ -116,8 +130,9 @@ class InstantStyle(Style):
 
     def painting_vectors(self, photo: torch.Tensor | None) -> torch.Tensor:
         """Kx100: each painting's vector (recoloured to ``photo`` first with ``histogram``)."""
-        images = [match_color_histogram(i, photo) if photo is not None else i for i in self.images]
-        return torch.cat([style_vector(self.predictor, i) for i in images])
+        if photo is not None:
+            return torch.cat([style_vector(self.predictor, match_color_histogram(i, photo)) for i in self.images])
+        return torch.cat([known_vector(self.predictor, i) for i in self.images])
 
     def region_vectors(self, photos: torch.Tensor) -> torch.Tensor:
         """Kx B x100: with masks, one vector per painting; else the blend, as a single region."""
