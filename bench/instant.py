@@ -304,6 +304,7 @@ def quality_table(a, made: dict) -> None:
 
 def detail_box(photo: torch.Tensor, side: int) -> tuple[int, int]:
     """The top-left corner of the ``side`` square where the photo has the most edges."""
+    side = min(side, *[n - 1 for n in photo.shape[-2:]])
     y = luminance(photo)
     edges = (y[..., 1:, 1:] - y[..., :-1, 1:]).abs() + (y[..., 1:, 1:] - y[..., 1:, :-1]).abs()
     pooled = F.avg_pool2d(edges, side, stride=side // 4)
