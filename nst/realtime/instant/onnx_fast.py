@@ -74,6 +74,6 @@ class OnnxInstant:
         if max(h, w) <= work:
             return self.run(photo, vector)
         small = resized(photo, scaled(h, w, work))
-        up = resized(self.run(small, vector), (h, w), Image.BILINEAR)
-        detail = (photo - resized(small, (h, w), Image.BILINEAR)) @ LUMA
+        up = resized(self.run(small, vector), (h, w))
+        detail = (photo - resized(small, (h, w))) @ LUMA
         return np.clip(up + detail[..., None], 0, 1)

@@ -81,8 +81,8 @@ def paint(transformer: InstantTransformer, photos: torch.Tensor, vector: torch.T
     if max(h, w) <= work:
         return transformer(photos, vector)
     small = resize(photos, scaled_size(h, w, work))
-    up = F.interpolate(transformer(small, vector), size=(h, w), mode="bilinear", align_corners=False)
-    detail = luminance(photos - F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False))
+    up = resize(transformer(small, vector), (h, w))  # bicubic (Pillow's kernel: the fast path agrees)
+    detail = luminance(photos - resize(small, (h, w)))
     return (up + detail).clamp(0, 1)
 
 
