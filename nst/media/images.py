@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor
 
-from nst.errors import ImageError, OutputError
+from nst.errors import ImageError, write_failure
 from nst.media.formats import encode, format_for, quantise
 from nst.media.icc import has_alpha, one_line, to_srgb
 
@@ -172,7 +172,6 @@ def save_image(image: torch.Tensor, path: str | os.PathLike, metadata: dict | No
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise OutputError(f"cannot write {path} ({e.strerror or e}); the images written before it are "
-                              "kept. Fix: free disk space, or --output_dir on another disk") from None
+            raise write_failure(e, path, "the images written before it are kept") from None
         raise
     return path
