@@ -76,6 +76,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        for stray in path.parent.glob(f".{path.name}.*.tmp"):  # a killed run's half-written one (one run a folder)
+            stray.unlink(missing_ok=True)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
