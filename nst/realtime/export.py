@@ -7,13 +7,14 @@ name the model as a checkpoint's do."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from pathlib import Path
 
 import torch
 
-from nst.errors import OutputError, write_failure
+from nst.errors import write_failure
 from nst.realtime.network import TransformerNet
 
 OPSET = 18
@@ -32,11 +33,6 @@ def atomic_target(path: Path):
         os.replace(tmp, path)
     except OSError as e:
         raise write_failure(e, path) from None
-    except RuntimeError as e:  # torch.jit's and ONNX's writers wrap the OSError
-        if "No space left" in str(e) or "write" in str(e).lower() or "file" in str(e).lower():
-            raise OutputError(f"cannot write {path} ({' '.join(str(e).split())[:160]}). Fix: free disk space "
-                              f"in {path.parent}, or a folder you can write") from None
-        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -47,8 +43,10 @@ def export_torchscript(network: TransformerNet, path: str | Path) -> Path:
     network = network.eval()
     with torch.no_grad():
         scripted = torch.jit.script(network)
+    buffer = io.BytesIO()  # in memory first: torch's C++ writer aborts the process on a full disk
+    torch.jit.save(scripted, buffer)
     with atomic_target(path) as tmp:
-        scripted.save(str(tmp))
+        tmp.write_bytes(buffer.getvalue())
     return path
 
 
