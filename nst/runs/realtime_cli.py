@@ -102,6 +102,35 @@ def check_resumable(path: str, model: Namespace) -> None:
                               f"{model.get(key)}. Fix: --model.{key} {record.get(key, False)}, or no --ckpt_path")
 
 
+def check_trainer(t: Namespace) -> None:
+    """Lightning's keys that a style's training cannot run with, said before any work (as the
+    optimisation's ``nst.runs.preflight``)."""
+    from nst.hardware import selected_devices
+    from nst.runs.preflight import COMMAND_LINE, STARTED_AS_A_NODE
+
+    if t.fast_dev_run:
+        raise ConfigError("trainer.fast_dev_run runs without the logger that names the output folder, and keeps no "
+                          "style. Fix: --trainer.max_steps 1 for a quick run")
+    if t.barebones:
+        raise ConfigError("trainer.barebones runs without the logger and the checkpoint that keep the style. "
+                          "Fix: leave trainer.barebones out")
+    if t.accumulate_grad_batches < 1:  # Lightning divides by it at the first step
+        raise ConfigError(f"trainer.accumulate_grad_batches {t.accumulate_grad_batches}: it must be 1 or more. "
+                          "Fix: --trainer.accumulate_grad_batches 1")
+    if (t.num_nodes or 1) > 1 and not STARTED_AS_A_NODE:
+        raise ConfigError(f"trainer.num_nodes {t.num_nodes} asks for {t.num_nodes} machines, but this process was not "
+                          "started as one of them (no NODE_RANK and MASTER_ADDR, not torchrun or SLURM). Fix: "
+                          "--trainer.num_nodes 1, or start it on every node with NODE_RANK, MASTER_ADDR, MASTER_PORT")
+    try:
+        several = len(selected_devices(t.devices, t.accelerator)) > 1
+    except Exception:  # noqa: BLE001 - Lightning says what is wrong with them when it builds the trainer
+        several = False
+    if several and not COMMAND_LINE["this"]:
+        raise ConfigError(f"{t.devices} devices start one process each, running this command line again, which only "
+                          "python train.py (or nst) can do, not a call from Python. Fix: run it as python train.py "
+                          "..., or --trainer.devices 1")
+
+
 def is_realtime(args: list[str]) -> bool:
     """The command line names a config file that says ``task: realtime``."""
     for i, arg in enumerate(args):
@@ -149,6 +178,7 @@ class RealtimeCLI(LightningCLI):
             raise ConfigError(MISSING)
         if not config.model.style:
             raise ConfigError("no painting to learn. Fix: --model.style painting.jpg (or a config that names one)")
+        check_trainer(config.trainer)
         self.check_inputs(config)
         ensure_writable(Path(config.output_dir))
         configs = config.get("config") or []
