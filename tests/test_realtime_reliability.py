@@ -543,3 +543,16 @@ def test_two_threads_each_get_their_own_picture(place):
         assert all(torch.equal(results[("fast", i, r)], alone[i]) for r in range(3))
         assert results[("optimised", i)].shape == optimised_alone[i].shape
         assert (results[("optimised", i)] - optimised_alone[i]).abs().mean() < 2 / 255
+
+
+def test_an_output_that_would_overwrite_or_repaint_the_photos_is_refused(place, tmp_path, capsys):
+    photo = tmp_path / "p.png"
+    Image.open(place["photos"] / "p0.jpg").save(photo)
+    before = photo.read_bytes()
+    common = ["stylize", "--model", str(place["ckpt"])]
+    for args in (["--input", str(photo), "--output", str(photo)],
+                 ["--input", str(tmp_path), "--output", str(tmp_path / "styled")]):
+        code = train.main([*common, *args])
+        one_error_line(code, capsys.readouterr().err, args)
+        assert code == 2
+    assert photo.read_bytes() == before and not (tmp_path / "styled").exists()

@@ -345,6 +345,9 @@ def stylize_command(argv: list[str]) -> int:
     kind = "folder" if source.is_dir() else "video" if is_video_file(source) else "photo"
     if kind == "folder" and target.exists() and not target.is_dir():
         raise ConfigError(f"--output {target} is a file; a folder's pictures go to a folder. Fix: --output a folder")
+    if kind == "folder" and target.resolve().is_relative_to(source.resolve()):
+        raise ConfigError(f"--output {target} is inside --input {source}: a later run would paint its pictures again "
+                          "as photos. Fix: --output a folder outside the photos' folder")
     quiet_predict()
     style = load_style(args.model)
     if kind == "folder":
@@ -363,6 +366,8 @@ def stylize_command(argv: list[str]) -> int:
               "decoding and encoding included)")
     else:
         target = output_for(source, target, kind)
+        if target.resolve() == source.resolve():
+            raise ConfigError(f"--output {target} is the photo itself, which it would overwrite. Fix: another --output")
         picture = style(source, size, return_tensor=True, precision=precision)
         print(f"nst: wrote {save_image(picture, target, style.metadata)}")
     return 0
