@@ -291,6 +291,20 @@ def test_fuzzed_realtime_training_runs_or_says_one_line(place, tmp_path_factory,
     one_error_line(code, capsys.readouterr().err, extra)
 
 
+REALTIME_FUZZ_FOUND = [  # what the long randomised fuzz found (docs/tests.md), kept as explicit cases
+    ["--trainer.barebones", "true"],  # Lightning's ValueError: barebones and the run's logger
+    ["--trainer.accelerator", "tpu"],  # ModuleNotFoundError: no XLA
+    ["--trainer.accelerator", "x"],  # Lightning's ValueError from the accelerator connector
+]
+
+
+@pytest.mark.parametrize("extra", REALTIME_FUZZ_FOUND, ids=" ".join)
+def test_what_the_realtime_fuzz_found_is_one_line(place, tmp_path, capsys, extra):
+    code = train.main(training_args(place["root"], place["photos"], tmp_path / "runs", *extra))
+    one_error_line(code, capsys.readouterr().err, extra)
+    assert code == 2
+
+
 def test_every_key_of_a_realtime_config_is_fuzzed(capsys):
     import yaml
 

@@ -236,6 +236,21 @@ class RealtimeCLI(LightningCLI):
     def _instantiate_trainer(self, config: dict, callbacks: list):
         return super()._instantiate_trainer(config, with_step_bar(config, callbacks))
 
+    def instantiate_classes(self) -> None:
+        """Build model, data module and trainer; what their constructors refuse (an accelerator
+        name, a missing TPU library, ...) becomes one line, as the optimisation's (``nst.runs.cli``)."""
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        from nst.errors import NSTError
+
+        try:
+            super().instantiate_classes()
+        except NSTError:
+            raise
+        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
+            problem = " ".join(str(e).split()).rstrip(".")
+            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
+
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
         callback = self.trainer.checkpoint_callback
