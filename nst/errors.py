@@ -35,3 +35,27 @@ def is_out_of_memory(error: BaseException) -> bool:
     allocator's ``RuntimeError`` ("DefaultCPUAllocator: can't allocate memory")."""
     return type(error).__name__ == "OutOfMemoryError" or (
         isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
+
+
+RESUME = "run the same command again (it resumes)"
+
+
+def write_failure(error: OSError, path, kept: str = "", resume: str = RESUME) -> "OutputError":
+    """The one line for a write of ``path`` that failed with ``error``: which folder, what went
+    wrong there (a full disk, a file where a folder must be, no permission) and its own fix."""
+    import errno
+    from pathlib import Path
+
+    folder = Path(path).parent
+    code = error.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        problem, fix = f"no space left in {folder}", f"free disk space there, then {resume}, or write to another disk"
+    elif code in (errno.EEXIST, errno.ENOTDIR):
+        problem, fix = (f"a file stands where a folder of {folder} must be",
+                        "another output path, or move that file away")
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        problem, fix = f"{folder} cannot be written ({error.strerror})", "an output in a folder you can write"
+    else:
+        problem, fix = f"{error.strerror or error}", "an output in a folder you can write, on a disk with room"
+    kept = f"; {kept}" if kept else ""
+    return OutputError(f"cannot write {path}: {problem}{kept}. Fix: {fix}")

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from nst.errors import OutputError
+from nst.errors import OutputError, write_failure
 from nst.media.icc import SRGB_ICC
 
 OutputFormat = Literal["png", "png16", "tiff16", "jpeg", "webp"]
@@ -73,8 +73,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise OutputError(f"cannot write {path} ({e.strerror or e}); the images written before it are "
-                              "kept. Fix: free disk space, or --output_dir on another disk") from None
+            raise write_failure(e, path, "the images written before it are kept") from None
         raise
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nst.errors import ImageError, OutputError
+from nst.errors import ImageError, write_failure
 from nst.media.images import scaled_size
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -183,14 +183,19 @@ class VideoWriter:
             os.replace(self.tmp, self.path)
         return self.path
 
+    def discard(self) -> None:
+        """Stop without a clip: the temporary file goes (a failure that is not the disk's)."""
+        with contextlib.suppress(Exception):
+            self.container.close()
+        self.tmp.unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def failing(self):
         try:
             yield
         except OSError as e:
             self.tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {self.path} ({e.strerror or e}); {self.kept}. Fix: free "
-                              "disk space, or --output_dir on another disk") from None
+            raise write_failure(e, self.path, self.kept) from None
 
 
 def join_videos(paths: list[Path], path: Path, size: tuple[int, int], fps: Fraction) -> Path:

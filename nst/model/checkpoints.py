@@ -4,6 +4,7 @@ checked before anything runs (one line, never torch's multi-page explanation).""
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,7 +43,9 @@ def check_checkpoint(path: Path) -> None:
     refused) with the keys a resume needs."""
     fix = "Fix: give a last.ckpt written by an nst run, or --ckpt_path last"
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        with warnings.catch_warnings():  # torch's "Detected pickle protocol" about a file it then refuses
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError:
         raise ConfigError(f"checkpoint {path} holds objects other than tensors and numbers, which could "
                           f"run code when loaded; refused. {fix}") from None

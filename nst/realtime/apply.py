@@ -8,6 +8,8 @@ import contextlib
 import functools
 import hashlib
 import json
+import pickle
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nst.errors import ConfigError, NSTError
+from nst.errors import ConfigError, ImageError, NSTError
 from nst.media.images import load_image, pil_to_float_tensor, resize_long_side, to_uint8
 from nst.media.video import VideoWriter
 from nst.realtime.module import FORMAT_VERSION
@@ -26,21 +28,64 @@ class StyleCheckpointError(NSTError):
     """A checkpoint that is not a real-time style this version can read."""
 
 
+MIN_SIDE, MAX_SIDE = 16, 16384  # px: the ONNX export's smallest side; the optimisation's largest data.size
+PRECISIONS = {"32": "32", "32-true": "32", "bf16": "bf16", "bf16-mixed": "bf16", "bf16-true": "bf16"}
+
+
+def check_size(size, what: str = "--size") -> int | None:
+    """A long side in px a style can paint at (``None``: the photo's own), or a one-line error;
+    for every way in (``stylize --size``, ``nst.stylize(size=...)``, the studio)."""
+    if size is None:
+        return None
+    if isinstance(size, str) and size.strip().lstrip("+").isdigit():
+        size = int(size)
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIDE <= size <= MAX_SIDE:
+        raise ConfigError(f"{what} {size!r} is not a size a style paints at. Fix: a whole number of px from "
+                          f"{MIN_SIDE} to {MAX_SIDE} (the long side), or none for the photo's own")
+    return size
+
+
+def check_precision(precision, what: str = "--precision") -> str:
+    """``32`` or ``bf16`` (Lightning's ``32-true``, ``bf16-mixed`` too), or a one-line error."""
+    if str(precision) not in PRECISIONS:
+        raise ConfigError(f"{what} {precision!r} is not a precision a style runs in. Fix: 32, or bf16 where "
+                          "the CPU/GPU has it")
+    return PRECISIONS[str(precision)]
+
+
+def check_photo_size(image: torch.Tensor, what: str = "the photo") -> torch.Tensor:
+    """A photo the network can paint: both sides at least ``MIN_SIDE`` px (its reflection padding)."""
+    height, width = image.shape[-2:]
+    if min(height, width) < MIN_SIDE:
+        raise ImageError(f"{what} is {width}x{height} px, under the {MIN_SIDE} px a style needs on each side. "
+                         f"Fix: a larger photo, or a larger --size (a thin photo's short side shrinks with it)")
+    return image
+
+
 def read_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise StyleCheckpointError(f"style checkpoint {path} is not a file. Fix: the last.ckpt of a run of "
                                    "--config fast_starry.yaml (outputs/<run>/version_N/checkpoints/)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's "Detected pickle protocol 4" about a file it then refuses
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same one-line problem
-        problem = " ".join(str(e).split())[:160]
-        raise StyleCheckpointError(f"cannot read style checkpoint {path} ({type(e).__name__}: {problem}). "
+        kind = ("empty or cut short" if isinstance(e, (EOFError, OSError)) or "EOF" in str(e) else
+                "not a checkpoint of plain tensors (another tool's file, or a pickle that would run code)"
+                if "Weights only load failed" in str(e) or isinstance(e, pickle.UnpicklingError) else
+                f"{type(e).__name__}: {' '.join(str(e).split())[:120]}")
+        raise StyleCheckpointError(f"cannot read style checkpoint {path} ({kind}). "
                                    "Fix: a last.ckpt written by a real-time training run") from None
+    if not isinstance(checkpoint, dict):
+        raise StyleCheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint. "
+                                   "Fix: a last.ckpt written by a real-time training run")
+    return checkpoint
 
 
 def check_record(record: dict | None, path: Path) -> str:
     """The network variant the checkpoint's record names, or a one-line error."""
-    if record is None:
+    if not isinstance(record, dict):
         raise StyleCheckpointError(f"{path} is not a real-time style (no nst_realtime record: an optimisation's "
                                    "checkpoint?). Fix: a checkpoint of python train.py --config fast_starry.yaml")
     if record.get("format") != FORMAT_VERSION:
@@ -78,10 +123,11 @@ class Style:
             return self.network(photo.to(device)).float()
 
     def __call__(self, photo, size: int | None = None, return_tensor: bool = False, precision: str = "32"):
+        size, precision = check_size(size), check_precision(precision)
         image = as_tensor(photo)
         if size is not None:
             image = resize_long_side(image, size)
-        out = self.tensor(image, precision).cpu()
+        out = self.tensor(check_photo_size(image), precision).cpu()
         return out if return_tensor else Image.fromarray(to_uint8(out).permute(1, 2, 0).numpy())
 
     def video(self, source: str | Path, target: str | Path, size: int | None = None,
@@ -94,6 +140,7 @@ class Style:
 
         if not is_video_file(source) or not Path(source).is_file():
             raise ConfigError(f"{source} is not a video file. Fix: an .mp4/.avi/.mov/... file")
+        size, precision = check_size(size), check_precision(precision)
         writer = None
         try:
             with av.open(str(source)) as container:
@@ -109,26 +156,43 @@ class Style:
                 raise ConfigError(f"cannot decode video {source} ({' '.join(str(e).split())[:120]}). Fix: re-encode "
                                   "it (e.g. to H.264 MP4)") from None
             print(f"nst: {source}: decoding stopped after {writer.frames} frames; using those")
+        except BaseException:  # a frame too small, Ctrl-C, a full disk: no half-written clip left
+            if writer is not None:
+                writer.discard()
+            raise
         if writer is None:
             raise ConfigError(f"{source} has no frames. Fix: a video with at least one frame")
         return writer.close(), writer.frames
 
 
 def as_tensor(photo) -> torch.Tensor:
+    """Bx3xHxW float in [0, 1]: a float (B|1x)3xHxW tensor as it is; a path, a PIL image, an
+    array or any other tensor through the API's checks (``nst.api.as_pil``: one line for what is
+    not a picture)."""
     if isinstance(photo, (str, Path)):
         return load_image(photo, "photo")
-    if isinstance(photo, Image.Image):
-        return pil_to_float_tensor(photo)
-    if isinstance(photo, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1).unsqueeze(0).float() / 255
-    if isinstance(photo, torch.Tensor):
-        return (photo if photo.dim() == 4 else photo.unsqueeze(0)).float()
-    raise ConfigError(f"a photo must be a path, PIL image, array or tensor, not {type(photo).__name__}")
+    if (isinstance(photo, torch.Tensor) and photo.is_floating_point() and photo.device.type != "meta"
+            and photo.dim() in (3, 4) and photo.shape[-3] == 3 and photo.numel()):
+        photo = (photo if photo.dim() == 4 else photo.unsqueeze(0)).float()
+        if not torch.isfinite(photo).all():
+            raise ImageError("the photo tensor holds NaN or infinity. Fix: finite values in 0..1")
+        return photo
+    if isinstance(photo, (Image.Image, np.ndarray, torch.Tensor)):
+        from nst.api import as_pil
+
+        return pil_to_float_tensor(as_pil(photo, "photo"))
+    raise ConfigError(f"a photo must be a path, PIL image, array or tensor, not {type(photo).__name__}. "
+                      "Fix: pass a photo's path or its pixels")
 
 
-def load_style(path: str | Path) -> Style:
+def load_style(path: "str | Path | Style") -> Style:
     """The style network of a training checkpoint, or of its ONNX export (``train.py export``: run
     by ONNX Runtime); cached while the file is unchanged."""
+    if isinstance(path, Style):
+        return path  # a style loaded before (nst.load_style): as it is
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ConfigError(f"model {path!r} is not a style. Fix: model='last.ckpt' (a trained style's checkpoint), "
+                          "its .onnx export, or nst.load_style(...)'s result")
     path = Path(path).expanduser().resolve()
     return _load(path, path.stat().st_mtime_ns if path.is_file() else 0)
 
@@ -174,9 +238,15 @@ def load_onnx(path: Path) -> OnnxStyle:
     if "nst_realtime" not in meta:
         raise StyleCheckpointError(f"{path} is not an exported nst style (no nst_realtime metadata). "
                                    "Fix: train.py export --model last.ckpt --output style.onnx")
-    record = json.loads(meta["nst_realtime"])
+    try:
+        record, config = json.loads(meta["nst_realtime"]), json.loads(meta.get("nst_config", "{}"))
+    except ValueError:
+        record = config = None
     check_record(record, path)
-    return OnnxStyle(session, path, record, json.loads(meta.get("nst_config", "{}")))
+    if not isinstance(config, dict):
+        raise StyleCheckpointError(f"{path}: its nst_config metadata is not a mapping. Fix: an .onnx written by "
+                                   "train.py export")
+    return OnnxStyle(session, path, record, config)
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,11 +258,14 @@ def _load(path: Path, mtime: int) -> Style:
     record = checkpoint["nst_realtime"]  # older records have no from_photo / painting_colours: false
     # (instant: the state dict holds every weight, the pretrained ones are not read)
     network = build_network(variant, bool(record.get("from_photo", False)), bool(record.get("painting_colours", False)))
-    state = {k.removeprefix("network."): v for k, v in checkpoint.get("state_dict", {}).items()
-             if k.startswith("network.")}
+    weights, config = checkpoint.get("state_dict", {}), checkpoint.get("hyper_parameters", {})
+    if not isinstance(weights, dict) or not isinstance(config, dict):
+        raise StyleCheckpointError(f"{path}: its state_dict or hyper_parameters is not a mapping. "
+                                   "Fix: a checkpoint this nst wrote")
+    state = {k.removeprefix("network."): v for k, v in weights.items() if isinstance(k, str) and k.startswith("network.")}
     try:
         network.load_state_dict(state)
-    except RuntimeError as e:
+    except (RuntimeError, TypeError, AttributeError) as e:
         raise StyleCheckpointError(f"{path}: its weights do not fit the '{variant}' network "
                                    f"({' '.join(str(e).split())[:160]}). Fix: a checkpoint this nst wrote") from None
-    return Style(network, path, checkpoint["nst_realtime"], dict(checkpoint.get("hyper_parameters", {})))
+    return Style(network, path, checkpoint["nst_realtime"], dict(config))

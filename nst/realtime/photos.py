@@ -36,6 +36,31 @@ def find_photos(folder: str | None) -> list[Path]:
     return files
 
 
+def training_files(files: list[Path], val_photos: int) -> tuple[list[Path], list[Path]]:
+    """(the photos trained on, those held out for validation: the last ones, at least one kept)."""
+    held = min(val_photos, len(files) - 1)
+    return files[: len(files) - held], files[len(files) - held:]
+
+
+def check_photos(folder: str | None, val_photos: int = 0) -> list[Path]:
+    """The photos under ``folder``, refused in one line before any work when not one of those
+    trained on can be read (a run would train on nothing and offer the result as a style).
+    Stops at the first readable one: a large folder costs one file."""
+    files = find_photos(folder)
+    train, _ = training_files(files, val_photos)
+    first_problem = None
+    for path in train:
+        try:
+            with open_image(path, "photo") as im:
+                im.convert("RGB").load()
+            return files
+        except (ImageError, OSError, ValueError) as e:
+            first_problem = first_problem or " ".join(str(e).split())
+    raise ConfigError(f"not one of the {len(train)} photo(s) trained on under {Path(str(folder)).expanduser()} can "
+                      f"be read (the first: {first_problem.split('. Fix:')[0]}). Fix: --data.photos a folder of "
+                      "readable photos (JPEG, PNG, WebP, ...)")
+
+
 class Photos(Dataset):
     """Each photo as a 3 x size x size crop in [0, 1]: the short side scaled to ``size`` (times a
     random factor in ``[1, zoom]`` when training), then a crop (random, or the centre) and a random
@@ -94,9 +119,7 @@ class PhotoDataModule(LightningDataModule):
 
     def setup(self, stage: str) -> None:
         h = self.hparams
-        files = find_photos(h.photos)
-        held = min(h.val_photos, len(files) - 1)
-        self.train_files, self.val_files = files[: len(files) - held], files[len(files) - held:]
+        self.train_files, self.val_files = training_files(check_photos(h.photos, h.val_photos), h.val_photos)
 
     def loader(self, files: list[Path], train: bool) -> DataLoader:
         h = self.hparams

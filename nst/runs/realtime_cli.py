@@ -11,19 +11,23 @@ The optimisation's CLI (``nst.runs.cli``) is left as it is.
 from __future__ import annotations
 
 import argparse
+import io
+import logging
+import os
 import time
 from pathlib import Path
 
 import yaml
 from jsonargparse import Namespace
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from nst.errors import ConfigError
+from nst.errors import ConfigError, write_failure
 from nst.hardware import usable_precision
 from nst.model.checkpoints import resolve_ckpt_path
 from nst.realtime.module import FastStyleTransfer
-from nst.realtime.photos import MISSING, PhotoDataModule
+from nst.realtime.photos import MISSING, PhotoDataModule, check_photos
 from nst.runs.arguments import explain_argument_error
 from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths, with_step_bar
 from nst.runs.stylize_args import OneLineParser, add_instant_arguments, stylize_parser
@@ -40,6 +44,92 @@ TRAINER_DEFAULTS = {
     "num_sanity_val_steps": 0,
     "enable_model_summary": False,
 }
+
+
+RESUME_TRAINING = "run the same command with --ckpt_path last (it resumes from the checkpoint kept)"
+HARDWARE_LINES = ("GPU available:", "TPU available:", "HPU available:", "Using bfloat16 Automatic Mixed Precision",
+                  "Using 16bit Automatic Mixed Precision", "Seed set to")
+
+
+def quiet_hardware_lines() -> None:
+    """No "GPU available: False", "Using bfloat16 Automatic Mixed Precision" or "Seed set to 0"
+    lines from Lightning: nothing a user acts on (a precision nst changes is said by nst itself),
+    and they would stand before a one-line error. Once per process (a filter on Lightning's handlers)."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(getattr(f, "nst_hardware", False) for f in handler.filters):
+                drop = logging.Filter()
+                drop.filter = lambda record: not record.getMessage().startswith(HARDWARE_LINES)
+                drop.nst_hardware = True
+                handler.addFilter(drop)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Each checkpoint written whole to a temporary name beside it, flushed to the disk and moved
+    into place (``os.replace``): a full disk or a ``kill -9`` leaves the previous ``last.ckpt``
+    as it was, never a truncated one (Lightning's own writes a temporary file in /tmp and copies it
+    over, which is neither). A failed write is one line that names the folder and how to resume."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        import torch
+
+        path = Path(path)
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        for stray in path.parent.glob(f".{path.name}.*.tmp"):  # a killed run's half-written one (one run a folder)
+            stray.unlink(missing_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(buffer.getbuffer())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise write_failure(e, path, "the checkpoint written before it is kept", RESUME_TRAINING) from None
+
+
+def check_resumable(path: str, model: Namespace) -> None:
+    """``--ckpt_path`` names a real-time style of the network this config trains."""
+    from nst.realtime.apply import check_record, read_checkpoint
+
+    record = read_checkpoint(Path(path)).get("nst_realtime")
+    check_record(record, Path(path))
+    for key in ("network", "from_photo", "painting_colours"):
+        if record.get(key, False) != model.get(key):
+            raise ConfigError(f"--ckpt_path {path} trained model.{key} {record.get(key, False)}, this config says "
+                              f"{model.get(key)}. Fix: --model.{key} {record.get(key, False)}, or no --ckpt_path")
+
+
+def check_trainer(t: Namespace) -> None:
+    """Lightning's keys that a style's training cannot run with, said before any work (as the
+    optimisation's ``nst.runs.preflight``)."""
+    from nst.hardware import selected_devices
+    from nst.runs.preflight import COMMAND_LINE, STARTED_AS_A_NODE
+
+    if t.fast_dev_run:
+        raise ConfigError("trainer.fast_dev_run runs without the logger that names the output folder, and keeps no "
+                          "style. Fix: --trainer.max_steps 1 for a quick run")
+    if t.barebones:
+        raise ConfigError("trainer.barebones runs without the logger and the checkpoint that keep the style. "
+                          "Fix: leave trainer.barebones out")
+    if t.accumulate_grad_batches < 1:  # Lightning divides by it at the first step
+        raise ConfigError(f"trainer.accumulate_grad_batches {t.accumulate_grad_batches}: it must be 1 or more. "
+                          "Fix: --trainer.accumulate_grad_batches 1")
+    if (t.num_nodes or 1) > 1 and not STARTED_AS_A_NODE:
+        raise ConfigError(f"trainer.num_nodes {t.num_nodes} asks for {t.num_nodes} machines, but this process was not "
+                          "started as one of them (no NODE_RANK and MASTER_ADDR, not torchrun or SLURM). Fix: "
+                          "--trainer.num_nodes 1, or start it on every node with NODE_RANK, MASTER_ADDR, MASTER_PORT")
+    try:
+        several = len(selected_devices(t.devices, t.accelerator)) > 1
+    except Exception:  # noqa: BLE001 - Lightning says what is wrong with them when it builds the trainer
+        several = False
+    if several and not COMMAND_LINE["this"]:
+        raise ConfigError(f"{t.devices} devices start one process each, running this command line again, which only "
+                          "python train.py (or nst) can do, not a call from Python. Fix: run it as python train.py "
+                          "..., or --trainer.devices 1")
 
 
 def is_realtime(args: list[str]) -> bool:
@@ -89,10 +179,17 @@ class RealtimeCLI(LightningCLI):
             raise ConfigError(MISSING)
         if not config.model.style:
             raise ConfigError("no painting to learn. Fix: --model.style painting.jpg (or a config that names one)")
+        check_trainer(config.trainer)
+        self.check_inputs(config)
         ensure_writable(Path(config.output_dir))
         configs = config.get("config") or []
         name = self.run_name = config.run_name or (Path(str(configs[-1])).stem if configs else "realtime")
+        if not name.strip() or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ConfigError(f"run_name {name!r} is not a folder name under output_dir. Fix: a plain name, e.g. "
+                              "--run_name starry")
         config.ckpt_path, version = resolve_ckpt_path(config.ckpt_path, Path(config.output_dir) / name)
+        if config.ckpt_path:
+            check_resumable(config.ckpt_path, config.model)
         t = config.trainer
         if t.max_time and t.max_epochs == TRAINER_DEFAULTS["max_epochs"] and (t.max_steps or -1) < 0:
             t.max_epochs = -1  # a time budget: as many epochs as fit in it (a small folder is one in seconds)
@@ -104,6 +201,20 @@ class RealtimeCLI(LightningCLI):
         if config.trainer.logger in (None, True):
             config.trainer.logger = Namespace(class_path="nst.runs.outputs.RunLogger", init_args=Namespace(
                 save_dir=config.output_dir, name=name, version=version, default_hp_metric=False))
+
+    @staticmethod
+    def check_inputs(config: Namespace) -> None:
+        """Before any work: a photo to learn from and the painting can be read, the painting at
+        ``style_size`` is large enough for VGG19, the weights are there."""
+        from nst.media.images import load_image
+        from nst.objective.network.weights import load_weights
+
+        check_photos(config.data.photos, config.data.val_photos)
+        painting = load_image(config.model.style, "model.style")
+        if min(painting.shape[-2:]) * config.model.style_size / max(painting.shape[-2:]) < 16:
+            raise ConfigError(f"model.style_size {config.model.style_size} makes the painting's short side under 16 px, "
+                              "too small for VGG19. Fix: a larger --model.style_size")
+        load_weights(config.model.weights)  # cached: the run's own load finds it
 
     def instantiate_trainer(self, **kwargs):
         """DDP on several devices without broadcasting buffers: each device's content targets are
@@ -119,10 +230,27 @@ class RealtimeCLI(LightningCLI):
         if several and (strategy in ("ddp", "auto") or isinstance(strategy, DDPStrategy)):
             timeout = {"timeout": NCCL_TIMEOUT} if isinstance(strategy, DDPStrategy) else {}
             strategy = DDPStrategy(broadcast_buffers=False, **timeout)
+        if not t.get("plugins"):
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs, **({"strategy": strategy} if strategy is not t.strategy else {}))
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
         return super()._instantiate_trainer(config, with_step_bar(config, callbacks))
+
+    def instantiate_classes(self) -> None:
+        """Build model, data module and trainer; what their constructors refuse (an accelerator
+        name, a missing TPU library, ...) becomes one line, as the optimisation's (``nst.runs.cli``)."""
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        from nst.errors import NSTError
+
+        try:
+            super().instantiate_classes()
+        except NSTError:
+            raise
+        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
+            problem = " ".join(str(e).split()).rstrip(".")
+            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
@@ -136,11 +264,20 @@ class RealtimeCLI(LightningCLI):
 
 def run_realtime(args: list[str]) -> RealtimeCLI:
     """Train (``fit``) as the command line says; bad arguments are one line."""
+    quiet_hardware_lines()
     try:
         cli = RealtimeCLI(args)
     except argparse.ArgumentError as e:
         raise explain_argument_error(e) from None
-    cli.fit()
+    try:
+        cli.fit()
+    except OSError as e:  # a log or config written on a full disk (checkpoints say it themselves)
+        from nst.runs.main import OUTPUT_ERRNOS
+
+        if e.errno not in OUTPUT_ERRNOS:
+            raise
+        raise write_failure(e, e.filename or Path(cli.trainer.log_dir or cli.config.output_dir) / "log",
+                            "the checkpoint written before it is kept", RESUME_TRAINING) from None
     checkpoint = getattr(cli.trainer.checkpoint_callback, "last_model_path", "")
     if checkpoint and cli.trainer.is_global_zero:
         print(f"nst: trained {cli.trainer.global_step} steps; the style: {checkpoint}; apply it: python train.py "
@@ -158,43 +295,81 @@ def quiet_predict() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 
 
+def check_output(target: Path, what: str = "--output") -> None:
+    """Before any work: ``target``'s folder exists or can be made, and takes a file; a file where
+    a folder must be, or a folder that cannot be written, is one line that says which."""
+    folder = target.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise ConfigError(f"{what} {target}: {existing} is a file, where a folder must be. Fix: another {what}, "
+                          "or move that file away")
+    ensure_writable(folder, what.lstrip("-"))
+
+
+def output_for(source: Path, target: Path, kind: str) -> Path:
+    """The file a photo or video goes to: ``target``, or ``<target>/<source's name>.png|.mp4`` when
+    ``target`` is a folder (or has no suffix); a suffix that is not a picture's or an MP4 is one line."""
+    from nst.media.formats import format_for
+
+    suffix = ".mp4" if kind == "video" else ".png"
+    if target.is_dir() or not target.suffix:
+        target = target / f"{source.stem}{suffix}"
+    if kind == "video" and target.suffix.lower() != ".mp4":
+        raise ConfigError(f"--output {target}: a video is written as H.264 MP4. Fix: --output a name ending in .mp4, "
+                          "or a folder")
+    if kind == "photo":
+        format_for(target, None)  # an unknown picture suffix: its one line, before the work
+    check_output(target)
+    return target
+
+
 def stylize_command(argv: list[str]) -> int:
     """``train.py stylize --model x.ckpt --input photo|folder|video --output path [--size N]``."""
-    from nst.media.images import IMAGE_SUFFIXES, save_image
+    from nst.media.images import save_image
     from nst.media.video import is_video_file
-    from nst.realtime.apply import load_style
+    from nst.realtime.apply import check_precision, check_size, load_style
     from nst.realtime.predict import stylize_folder
     from nst.runs.distributed import ddp_strategy
 
     args = stylize_parser().parse_args(argv)
+    size, precision = check_size(args.size), check_precision(args.precision)
     source, target = Path(args.input).expanduser(), Path(args.output).expanduser()
     if args.devices < 1 or (args.devices > 1 and not source.is_dir()):
         raise ConfigError(f"--devices {args.devices}: a folder is painted on 1 or more devices, a photo or a video on "
                           "one. Fix: --devices 1, or --input a folder")
+    if not source.exists():
+        raise ConfigError(f"--input {source} does not exist. Fix: a photo, a folder of photos or a video")
+    kind = "folder" if source.is_dir() else "video" if is_video_file(source) else "photo"
+    if kind == "folder" and target.exists() and not target.is_dir():
+        raise ConfigError(f"--output {target} is a file; a folder's pictures go to a folder. Fix: --output a folder")
+    if kind == "folder" and target.resolve().is_relative_to(source.resolve()):
+        raise ConfigError(f"--output {target} is inside --input {source}: a later run would paint its pictures again "
+                          "as photos. Fix: --output a folder outside the photos' folder")
     quiet_predict()
     style = instant_from_args(args) if args.model == "instant" else load_style(args.model)
     if args.model != "instant" and args.style:
         raise ConfigError("--style is for --model instant; a trained style has its painting. Fix: leave --style "
                           "out, or --model instant")
-    if source.is_dir():
+    if kind == "folder":
+        check_output(target / "picture.png")
         strategy = ddp_strategy("ddp", args.accelerator, args.devices, 1)
-        written, finished, first = stylize_folder(style, source, target, args.size, args.precision,
+        written, finished, first = stylize_folder(style, source, target, size, precision,
                                                   args.accelerator, args.devices, strategy)
         if first:  # (each device of a DDP run is a process that gets here)
             print(f"nst: {written} written, {finished} already there, under {target}")
-    elif is_video_file(source):
+    elif kind == "video":
+        target = output_for(source, target, kind)
         began = time.perf_counter()
-        written, frames = style.video(source, target, args.size, args.precision)
+        written, frames = style.video(source, target, size, precision)
         seconds = time.perf_counter() - began
         print(f"nst: wrote {written} ({frames} frames in {seconds:.1f} s: {frames / seconds:.1f} frames/s, "
               "decoding and encoding included)")
-    elif source.suffix.lower() in IMAGE_SUFFIXES or source.is_file():
-        if target.is_dir() or not target.suffix:
-            target = target / f"{source.stem}.png"
-        picture = style(source, args.size, return_tensor=True, precision=args.precision)
-        print(f"nst: wrote {save_image(picture, target, style.metadata)}")
     else:
-        raise ConfigError(f"--input {source} does not exist. Fix: a photo, a folder of photos or a video")
+        target = output_for(source, target, kind)
+        if target.resolve() == source.resolve():
+            raise ConfigError(f"--output {target} is the photo itself, which it would overwrite. Fix: another --output")
+        picture = style(source, size, return_tensor=True, precision=precision)
+        print(f"nst: wrote {save_image(picture, target, style.metadata)}")
     return 0
 
 
@@ -217,6 +392,7 @@ def export_instant(args: argparse.Namespace, target: Path) -> int:
     if target.suffix != ".onnx":
         raise ConfigError(f"--output {target}: an instant style exports as ONNX. Fix: a name ending in .onnx")
     style = instant_from_args(args)
+    check_output(target)
     record = {"format": FORMAT_VERSION, "network": "instant", "style": style.names, "credit": style.record["credit"]}
     path = export_onnx(FixedPainting(style), target, record=record, config=style.config)
     print(f"nst: wrote {path} (input 'photo' Bx3xHxW in [0, 1], any H and W; painted at the size it is given)")
@@ -235,11 +411,13 @@ def export_command(argv: list[str]) -> int:
     add_instant_arguments(parser)
     args = parser.parse_args(argv)
     target = Path(args.output).expanduser()
-    if target.suffix not in (".onnx", ".pt"):
+    if target.suffix not in (".onnx", ".pt") or target.is_dir():
         raise ConfigError(f"--output {target}: unknown format. Fix: a name ending in .onnx or .pt")
+    quiet_predict()
     if args.model == "instant":
         return export_instant(args, target)
     style = load_style(args.model)
+    check_output(target)
     if style.network is None:
         raise ConfigError(f"--model {args.model} is already an export. Fix: the last.ckpt it was exported from")
     path = export_onnx(style.network, target, record=style.record, config=style.config) if target.suffix == ".onnx" \
