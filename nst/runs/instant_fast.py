@@ -36,8 +36,8 @@ def fast_stylize(argv: list[str]) -> int | None:
     from nst.realtime.instant.files import cached_exports
 
     exports = cached_exports()
-    if not applies(args) or exports is None:
-        return None
+    if not applies(args) or exports is None or output_of(args).resolve() == Path(args.input).expanduser().resolve():
+        return None  # (the full path refuses to overwrite the photo, in its words)
     from nst.media.decode import open_image, pil_to_array
     from nst.media.formats import encode, format_for, write_atomically
     from nst.realtime.instant.identity import config_of, metadata, paintings_sha256
@@ -55,15 +55,19 @@ def fast_stylize(argv: list[str]) -> int | None:
     if args.strength < 1:
         vector = args.strength * vector + (1 - args.strength) * painter.own_vector(photo)
     picture = painter.paint(photo, vector, max(16, round(WORK_SIZE / args.style_scale)))
-    target = Path(args.output).expanduser()
-    if target.is_dir() or not target.suffix:
-        target = target / f"{Path(args.input).stem}.png"
+    target = output_of(args)
     names = [str(p) for p in args.style]
     config = config_of(names, args.strength, args.style_scale, "none", args.style_blend_weights, None)
     sha = paintings_sha256([np.ascontiguousarray(p.transpose(2, 0, 1)).tobytes() for p in paintings])
     write_atomically(target, encode(picture.transpose(2, 0, 1), format_for(target), metadata(names, sha, config)))
     print(f"nst: wrote {target}")
     return 0
+
+
+def output_of(args) -> Path:
+    """The picture's path: ``--output``, or a PNG named after the photo inside that folder."""
+    target = Path(args.output).expanduser()
+    return target / f"{Path(args.input).stem}.png" if target.is_dir() or not target.suffix else target
 
 
 def open_array(path: str, what: str, open_image, pil_to_array) -> np.ndarray:
