@@ -1,6 +1,6 @@
-"""Banding in a smooth sky at 8 and 16 bits, side by side (docs/bits_8_16.png).
+"""Banding in a smooth sky at 8 and 16 bits, side by side (docs/guide/photos-and-formats/bits_8_16.png).
 
-    python bench/bits_8_16.py [--out docs/bits_8_16.png] [--gain 12]
+    python bench/bits_8_16.py [--out docs/guide/photos-and-formats/bits_8_16.png] [--gain 12]
 
 The sky of the bundled building photo (left of the building), smoothed (Gaussian, 3 px) and
 upscaled 6x in float, as a print enlargement of a result is; written with ``save_image`` as
@@ -37,7 +37,7 @@ def read_back(path: Path) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "bits_8_16.png"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "guide" / "photos-and-formats" / "bits_8_16.png"))
     parser.add_argument("--gain", type=float, default=12.0)
     opts = parser.parse_args()
     sky = load_image(ROOT / "assets" / "building.jpg")[..., 200:320, 25:135]

@@ -1,6 +1,6 @@
 """Does bf16-mixed change the picture? The same run in 32-true and bf16-mixed, side by side.
 
-    python bench/compare_precision.py [--size 256] [--steps 300] [--out docs/precision.png]
+    python bench/compare_precision.py [--size 256] [--steps 300] [--out docs/performance/benchmarks/precision.png]
 
 Prints each run's seconds, its evaluation metrics (metrics.json) and the SSIM between the two
 results, and writes the two final images side by side.
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--accelerator", default="cpu")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "precision.png"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance" / "benchmarks" / "precision.png"))
     opts = parser.parse_args()
     finals = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,7 @@ real browser (Playwright + Debian's chromium), cold (the server's first run) and
 whether a second tab stays responsive while a run goes. Saves a screenshot of the page.
 
     python bench/studio_latency.py --weights /work/shared/vgg19/vgg19_features.safetensors \
-        --screenshot docs/studio.png
+        --screenshot docs/guide/studio/studio.png
 
 Each measurement is wall time seen by the browser: the click, the queue, the run's setup
 (data, targets), the first look at the picture (step 0, the start image) and its trip to the page.

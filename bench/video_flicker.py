@@ -3,7 +3,7 @@ with the same style loss and steps; and seconds per frame with the share spent o
 
     python bench/video_flicker.py --size 192 --frames 8 --first 150 --per-frame 60
     python bench/video_flicker.py --size 32 --weights random   (a smoke test)
-    ... --reuse --sheet docs/video_flicker.png   (the table and the picture again from the runs)
+    ... --reuse --sheet docs/guide/video/video_flicker.png   (the table and the picture again from the runs)
     ... --methods "" --network outputs/fast_starry_cpu/version_0/checkpoints/last.ckpt   (a real-time style's row)
 
 Flicker: the mean absolute difference (0-255) between stylised frame t and stylised frame t-1

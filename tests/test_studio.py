@@ -324,7 +324,7 @@ def test_bad_uploads_get_a_message_and_the_page_goes_on(page, tmp_path):
     message = wait_message(page, "Fix:")
     assert "painting 1" in message and "cannot read" in message
     truncated = tmp_path / "half.png"
-    truncated.write_bytes((PROJECT / "docs" / "starry.png").read_bytes()[:3000])
+    truncated.write_bytes((PROJECT / "docs" / "index" / "starry.png").read_bytes()[:3000])
     page.locator("#photo input[type=file]").set_input_files(str(truncated))
     page.wait_for_function("document.querySelector('#message').innerText.includes('photo')")
     assert "Fix:" in page.inner_text("#message")
