@@ -49,7 +49,8 @@ def write_failure(error: OSError, path, kept: str = "", resume: str = RESUME) ->
     folder = Path(path).parent
     code = error.errno
     if code in (errno.ENOSPC, errno.EDQUOT):
-        problem, fix = f"no space left in {folder}", f"free disk space there, then {resume}, or write to another disk"
+        problem, fix = (f"no space left in {folder} ({error.strerror or 'disk full'})",
+                        f"free disk space there, then {resume}, or write to another disk")
     elif code in (errno.EEXIST, errno.ENOTDIR):
         problem, fix = (f"a file stands where a folder of {folder} must be",
                         "another output path, or move that file away")
