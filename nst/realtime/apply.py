@@ -19,6 +19,7 @@ from PIL import Image
 
 from nst.errors import ConfigError, ImageError, NSTError
 from nst.media.images import load_image, pil_to_float_tensor, resize_long_side, to_uint8
+from nst.media.pixels import as_pil
 from nst.media.video import VideoWriter
 from nst.realtime.module import FORMAT_VERSION
 from nst.realtime.network import NETWORKS, build_network
@@ -167,7 +168,7 @@ class Style:
 
 def as_tensor(photo) -> torch.Tensor:
     """Bx3xHxW float in [0, 1]: a float (B|1x)3xHxW tensor as it is; a path, a PIL image, an
-    array or any other tensor through the API's checks (``nst.api.as_pil``: one line for what is
+    array or any other tensor through the API's checks (``nst.media.pixels.as_pil``: one line for what is
     not a picture)."""
     if isinstance(photo, (str, Path)):
         return load_image(photo, "photo")
@@ -178,8 +179,6 @@ def as_tensor(photo) -> torch.Tensor:
             raise ImageError("the photo tensor holds NaN or infinity. Fix: finite values in 0..1")
         return photo
     if isinstance(photo, (Image.Image, np.ndarray, torch.Tensor)):
-        from nst.api import as_pil
-
         return pil_to_float_tensor(as_pil(photo, "photo"))
     raise ConfigError(f"a photo must be a path, PIL image, array or tensor, not {type(photo).__name__}. "
                       "Fix: pass a photo's path or its pixels")

@@ -14,6 +14,7 @@ import argparse
 import io
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -49,6 +50,7 @@ TRAINER_DEFAULTS = {
 RESUME_TRAINING = "run the same command with --ckpt_path last (it resumes from the checkpoint kept)"
 HARDWARE_LINES = ("GPU available:", "TPU available:", "HPU available:", "Using bfloat16 Automatic Mixed Precision",
                   "Using 16bit Automatic Mixed Precision", "Seed set to")
+RANK_PREFIX = re.compile(r"^\[rank: \d+\] ")  # Lightning's prefix where a rank is set in the environment
 
 
 def quiet_hardware_lines() -> None:
@@ -59,7 +61,7 @@ def quiet_hardware_lines() -> None:
         for handler in logging.getLogger(name).handlers:
             if not any(getattr(f, "nst_hardware", False) for f in handler.filters):
                 drop = logging.Filter()
-                drop.filter = lambda record: not record.getMessage().startswith(HARDWARE_LINES)
+                drop.filter = lambda record: not RANK_PREFIX.sub("", record.getMessage()).startswith(HARDWARE_LINES)
                 drop.nst_hardware = True
                 handler.addFilter(drop)
 
