@@ -94,6 +94,8 @@ def test_stroke_size_is_the_working_size_and_the_picture_stays_sharp(networks):
     fine = instant.instant_style(str(PAINTING)).tensor(photo)  # painted at 384, detail carried back
     coarse = instant.instant_style(str(PAINTING), style_scale=4.0).tensor(photo)  # at 96
     assert fine.shape == coarse.shape == photo.shape
+    in_bf16 = instant.instant_style(str(PAINTING)).tensor(photo, "bf16")  # (autocast; the enlargement in float32)
+    assert in_bf16.dtype == torch.float32 and (in_bf16 - fine).abs().mean() < 0.02
     sharpness = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()  # noqa: E731
     enlarged = torch.nn.functional.interpolate(
         instant.instant_style(str(PAINTING)).tensor(resize_long_side(photo, 384)), size=photo.shape[-2:],

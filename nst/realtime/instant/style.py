@@ -81,7 +81,7 @@ def paint(transformer: InstantTransformer, photos: torch.Tensor, vector: torch.T
     if max(h, w) <= work:
         return transformer(photos, vector)
     small = resize(photos, scaled_size(h, w, work))
-    up = resize(transformer(small, vector), (h, w))  # bicubic (Pillow's kernel: the fast path agrees)
+    up = resize(transformer(small, vector).float(), (h, w))  # bicubic (Pillow's kernel: the fast path agrees)
     detail = luminance(photos - resize(small, (h, w)))
     return (up + detail).clamp(0, 1)
 
