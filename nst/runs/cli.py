@@ -14,6 +14,7 @@ run is never overwritten. ``run_name`` defaults to the config file's name, or to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import tempfile
@@ -181,13 +182,8 @@ class NSTCLI(LightningCLI):
         name, a missing TPU library, ...) becomes one line."""
         if not self.instantiate:
             return
-        try:
+        with refusals_in_one_line():
             super().instantiate_classes()
-        except NSTError:
-            raise
-        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
-            problem = " ".join(str(e).split()).rstrip(".")
-            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
     def fit(self) -> None:
         from nst.runs.preflight import check_run
@@ -298,6 +294,19 @@ def default_run_name(config: Namespace) -> str:
         return "nst"  # the data module says what is missing
     styles = [data.style] if isinstance(data.style, str) else list(data.style)
     return stem(f"{Path(str(data.content)).stem}_{'+'.join(Path(str(p)).stem for p in styles)}")
+
+
+@contextlib.contextmanager
+def refusals_in_one_line():
+    """What the model's, the data module's and the trainer's constructors refuse (an accelerator
+    name, a missing TPU library, a bad value) as the project's one line; its own errors as they are."""
+    try:
+        yield
+    except NSTError:
+        raise
+    except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
+        problem = " ".join(str(e).split()).rstrip(".")
+        raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
 
 def quiet_lightning() -> None:

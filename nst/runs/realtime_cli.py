@@ -30,7 +30,7 @@ from nst.model.checkpoints import resolve_ckpt_path
 from nst.realtime.module import FastStyleTransfer
 from nst.realtime.photos import MISSING, PhotoDataModule, check_photos
 from nst.runs.arguments import explain_argument_error
-from nst.runs.cli import ensure_writable, quiet_lightning, resolve_config_paths, with_step_bar
+from nst.runs.cli import ensure_writable, quiet_lightning, refusals_in_one_line, resolve_config_paths, with_step_bar
 from nst.runs.stylize_args import OneLineParser, add_instant_arguments, stylize_parser
 
 TASK = "realtime"
@@ -242,17 +242,8 @@ class RealtimeCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Build model, data module and trainer; what their constructors refuse (an accelerator
         name, a missing TPU library, ...) becomes one line, as the optimisation's (``nst.runs.cli``)."""
-        from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-        from nst.errors import NSTError
-
-        try:
+        with refusals_in_one_line():
             super().instantiate_classes()
-        except NSTError:
-            raise
-        except (ValueError, TypeError, ImportError, MisconfigurationException) as e:
-            problem = " ".join(str(e).split()).rstrip(".")
-            raise ConfigError(f"{problem}. Fix: change that value (python train.py --help lists them)") from None
 
     def fit(self) -> None:
         self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=self.config.ckpt_path)
