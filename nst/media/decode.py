@@ -63,6 +63,18 @@ def open_image(path: str | os.PathLike, what: str = "image", max_pixels: int = D
         Image.MAX_IMAGE_PIXELS = pil_limit
 
 
+def scaled_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) with the longest side equal to ``long_side`` and the aspect ratio kept."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def load_array(path: str | os.PathLike, what: str = "image") -> np.ndarray:
+    """``path`` decoded (:func:`open_image`) as HxWx3 float32 RGB in [0, 1]."""
+    with open_image(path, what) as image:
+        return pil_to_array(image)
+
+
 def pil_to_array(im: Image.Image) -> np.ndarray:
     """Any PIL mode to HxWx3 float32 RGB in [0, 1] (alpha composited on white; 16-bit grey by its range)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor
 
 from nst.media.decode import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, MIN_SIDE, SUPPORTED, open_image,  # noqa: F401 - their home is decode
-                              pil_to_array)
+                              pil_to_array, scaled_size)
 from nst.media.formats import encode, format_for, quantise, write_atomically
 from nst.media.icc import has_alpha
 
@@ -52,12 +52,6 @@ def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
     return (width, height) if rotated else (height, width)
-
-
-def scaled_size(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) with the longest side equal to ``long_side`` and the aspect ratio kept."""
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

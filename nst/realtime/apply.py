@@ -209,15 +209,11 @@ class OnnxStyle(Style):
 
 
 def onnx_session(path: Path, threads: int | None = None):
-    """ONNX Runtime on the CPU with as many threads as torch would use (or ``threads``). Its threads
-    do not spin-wait after a picture: they would take the cores from the decoding, encoding and
-    writing between pictures (and from PyTorch in the same process; docs/realtime.md, measured)."""
-    import onnxruntime
+    """ONNX Runtime on the CPU with as many threads as torch would use (or ``threads``), not spin-waiting
+    (``nst.realtime.instant.onnx_fast.session``)."""
+    from nst.realtime.instant.onnx_fast import session
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session(path, threads or torch.get_num_threads())
 
 
 def load_onnx(path: Path) -> OnnxStyle:

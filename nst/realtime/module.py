@@ -5,7 +5,6 @@ for all of them."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 from typing import Literal
@@ -23,15 +22,12 @@ from nst.objective.network.features import VGGFeatures
 from nst.objective.network.layers import LayerWeights
 from nst.objective.network.weights import load_weights
 from nst.objective.style_objective import LossDefinition, LossWeights, StyleObjective
+from nst.realtime.instant.files import sha256
 from nst.realtime.network import INSTANT, Variant, build_network
 
 FORMAT_VERSION = 1  # of the checkpoint's "nst_realtime" record (nst.realtime.apply reads it)
 JOHNSON_CONTENT = ("relu2_2",)  # Johnson et al.'s layers (VGG16 names, which VGG19 has too)
 JOHNSON_STYLE = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class FastStyleTransfer(LightningModule):
@@ -217,5 +213,5 @@ class FastStyleTransfer(LightningModule):
             "format": FORMAT_VERSION, "network": self.hparams.network,
             "from_photo": self.hparams.from_photo, "painting_colours": self.hparams.painting_colours,
             "style": str(style),
-            "style_sha256": file_sha256(style) if style and Path(style).is_file() else None,
+            "style_sha256": sha256(Path(style)) if style and Path(style).is_file() else None,
         }

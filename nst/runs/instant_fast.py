@@ -38,18 +38,19 @@ def fast_stylize(argv: list[str]) -> int | None:
     exports = cached_exports()
     if not applies(args) or exports is None or output_of(args).resolve() == Path(args.input).expanduser().resolve():
         return None  # (the full path refuses to overwrite the photo, in its words)
-    from nst.media.decode import open_image, pil_to_array
+    from nst.media.decode import load_array
     from nst.media.formats import encode, format_for, write_atomically
     from nst.realtime.instant.identity import config_of, metadata, paintings_sha256
     from nst.realtime.instant.onnx_fast import WORK_SIZE, OnnxInstant
 
     painter = OnnxInstant(*exports)
-    paintings = [open_array(p, "painting", open_image, pil_to_array) for p in args.style]
-    photo = open_array(args.input, "photo", open_image, pil_to_array)
+    paintings = [load_array(p, "painting") for p in args.style]
+    photo = load_array(args.input, "photo")
     if args.size:
-        from nst.realtime.instant.onnx_fast import resized, scaled
+        from nst.media.decode import scaled_size
+        from nst.realtime.instant.onnx_fast import resized
 
-        photo = resized(photo, scaled(*photo.shape[:2], args.size))
+        photo = resized(photo, scaled_size(*photo.shape[:2], args.size))
     blend = np.asarray(args.style_blend_weights or [1.0] * len(paintings), dtype=np.float32)
     vector = sum(w / blend.sum() * painter.vector(p) for w, p in zip(blend, paintings))
     if args.strength < 1:
@@ -68,8 +69,3 @@ def output_of(args) -> Path:
     """The picture's path: ``--output``, or a PNG named after the photo inside that folder."""
     target = Path(args.output).expanduser()
     return target / f"{Path(args.input).stem}.png" if target.is_dir() or not target.suffix else target
-
-
-def open_array(path: str, what: str, open_image, pil_to_array) -> np.ndarray:
-    with open_image(path, what) as image:
-        return pil_to_array(image)

