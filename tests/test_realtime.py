@@ -66,6 +66,34 @@ def test_network_keeps_any_size_in_unit_range(variant, edge):
         assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.parametrize("variant", ["small", "instant"])
+def test_one_photo_a_step_gets_the_true_gradient_in_vgg19s_layout(variant):
+    """VGG19 hands the picture's gradient back channels-last; at one photo a step PyTorch's CPU
+    instance norm turned that into wrong gradients (the training climbed its loss). Every
+    parameter's gradient agrees with the contiguous one's and with a finite difference."""
+    from nst.realtime.network import build_network
+
+    torch.manual_seed(0)
+    network = build_network(variant, False, False).double()
+    photo = torch.rand(1, 3, 36, 52, dtype=torch.float64)
+    cotangent = torch.randn(1, 3, 36, 52, dtype=torch.float64)
+    parameters = list(network.parameters())
+    plain = torch.autograd.grad(network(photo), parameters, cotangent.contiguous())
+    nhwc = torch.autograd.grad(network(photo), parameters, cotangent.contiguous(memory_format=torch.channels_last))
+    for a, b in zip(plain, nhwc):
+        torch.testing.assert_close(b, a)
+    norm = next(m for m in network.modules() if isinstance(m, torch.nn.InstanceNorm2d))
+    with torch.no_grad():  # a finite difference along the first norm's gamma
+        step = torch.zeros_like(norm.weight)
+        step[0] = 1e-6
+        norm.weight += step
+        up = (network(photo) * cotangent).sum()
+        norm.weight -= 2 * step
+        down = (network(photo) * cotangent).sum()
+    gamma = nhwc[[p is norm.weight for p in parameters].index(True)][0]
+    assert abs(float((up - down) / 2e-6) - float(gamma)) < 1e-4 * max(1.0, abs(float(gamma)))
+
+
 def test_from_photo_starts_as_the_photo_and_learns_the_change(tmp_path):
     """from_photo: the untrained network returns the photo; a step moves it; export keeps it."""
     import onnxruntime

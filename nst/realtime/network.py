@@ -30,6 +30,7 @@ from torch import nn
 from nst.errors import ConfigError
 from nst.linalg import sqrtm_psd
 from nst.realtime.instant.folded import InstantNet
+from nst.realtime.norm import InstanceNorm2d
 
 Variant = Literal["johnson", "small", "fast", "instant"]
 PHOTO_EPS = 1e-3  # from_photo: a photo's 0 and 1 as logits of +-6.9, so the output can still reach them
@@ -59,7 +60,7 @@ def conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
 
 
 def conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(conv(c_in, c_out, kernel, stride), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU())
+    return nn.Sequential(conv(c_in, c_out, kernel, stride), InstanceNorm2d(c_out, affine=True), nn.ReLU())
 
 
 class Residual(nn.Module):
@@ -68,7 +69,7 @@ class Residual(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(conv_norm_relu(channels, channels, 3), conv(channels, channels, 3),
-                                  nn.InstanceNorm2d(channels, affine=True))
+                                  InstanceNorm2d(channels, affine=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nst.realtime.instant.network import EPS, InstantTransformer
+from nst.realtime.norm import InstanceNorm2d
 
 
 class FoldedConvNorm(nn.Module):
@@ -22,7 +23,7 @@ class FoldedConvNorm(nn.Module):
         super().__init__()
         self.pad = kernel // 2
         self.conv = nn.Conv2d(c_in, c_out, kernel)
-        self.norm = nn.InstanceNorm2d(c_out, eps=EPS, affine=True)
+        self.norm = InstanceNorm2d(c_out, eps=EPS, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(F.pad(x, (self.pad, self.pad, self.pad, self.pad), mode="reflect")))

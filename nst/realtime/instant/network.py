@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst.realtime.norm import instance_norm
+
 VECTOR = 100  # the style vector's length (Magenta's style_prediction_bottleneck)
 EPS = 1e-5  # conditional instance norm's epsilon (the graph's batchnorm/add/y)
 MOBILENET = [  # expansion, output channels, repeats, first stride (MobileNetV2, Sandler et al. 2018)
@@ -79,7 +81,7 @@ class ConditionalInstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.gamma(vector)[..., None, None], self.beta(vector)[..., None, None]
-        return F.instance_norm(x, eps=EPS) * gamma + beta
+        return instance_norm(x, eps=EPS) * gamma + beta
 
 
 class ConvNorm(nn.Module):
