@@ -64,14 +64,15 @@ def fit(model, folder, out, steps: int, ckpt_path=None) -> Trainer:  # noqa: F81
     trainer = Trainer(max_steps=steps, accelerator="cpu", precision="32-true", logger=False, enable_progress_bar=False,
                       enable_model_summary=False, val_check_interval=100, check_val_every_n_epoch=None,
                       callbacks=[ModelCheckpoint(dirpath=out, filename="last", every_n_train_steps=steps)])
-    trainer.fit(model, datamodule=PhotoDataModule(str(folder["photos"]), size=32, batch_size=2, val_photos=2),
+    trainer.fit(model, datamodule=PhotoDataModule(str(folder["photos"]), size=32, batch_size=1, val_photos=2),
                 ckpt_path=ckpt_path)
     return trainer
 
 
 @pytest.fixture(scope="module", params=["norm", "all"])
 def tuned(request, folder, tmp_path_factory):  # noqa: F811 - the fixture's name
-    """A few steps of fine-tuning on 32 px crops, batch 2; the objective on two fixed photos before and after."""
+    """A few steps of fine-tuning on 32 px crops, one photo a step as the CPU recipe; the objective on two fixed
+    photos before and after."""
     seed_everything(0)
     model = make_model(request.param)
     model.configure_model()
@@ -79,7 +80,7 @@ def tuned(request, folder, tmp_path_factory):  # noqa: F811 - the fixture's name
     pretrained = {k: v.clone() for k, v in model.network.state_dict().items()}
     before = objective(model, photos)
     out = tmp_path_factory.mktemp(f"tuned_{request.param}")
-    fit(model, folder, out, 8)
+    fit(model, folder, out, 16)
     return {"model": model.cpu(), "before": before, "after": objective(model, photos), "ckpt": out / "last.ckpt",
             "pretrained": pretrained, "train_params": request.param}
 
@@ -127,8 +128,8 @@ def test_the_checkpoint_exports_to_onnx_as_pytorch_paints(tuned, tmp_path):
 
 def test_a_run_resumes_from_its_checkpoint(tuned, folder, tmp_path):  # noqa: F811
     model = make_model(tuned["train_params"])
-    trainer = fit(model, folder, tmp_path, 10, ckpt_path=str(tuned["ckpt"]))
-    assert trainer.global_step == 10
+    trainer = fit(model, folder, tmp_path, 20, ckpt_path=str(tuned["ckpt"]))
+    assert trainer.global_step == 20
 
 
 def test_the_cpu_config_trains_in_one_command(folder, tmp_path):  # noqa: F811
