@@ -4,8 +4,9 @@ PyTorch's CPU ``instance_norm`` backward (2.15.0; checked in float64, float32 an
 wrong gradients, for the input and for gamma and beta alike, when the batch holds one image and
 the incoming gradient is channels-last: the layout VGG19's backward hands the picture's gradient
 in (``nst.objective.network.features`` runs NHWC), straight into the instant network's last norm.
-Fine-tuned one photo a step (the CPU recipe), that network climbed its own loss. The gradient is made contiguous before it reaches the
-norm's backward; the forward, the weights and their names are ``nn.InstanceNorm2d``'s."""
+Fine-tuned one photo a step (the CPU recipe), that network climbed its own loss. The gradient is
+made contiguous before it reaches the norm's backward; the forward, the weights and their names
+are ``nn.InstanceNorm2d``'s."""
 
 from __future__ import annotations
 
